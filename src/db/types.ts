@@ -1,0 +1,43 @@
+/**
+ * The database seam: node-postgres and PGlite behind one small interface, so the same SQL runs on
+ * both and tests can wrap it to inject faults.
+ */
+export interface QueryResult<R> {
+  rows: R[];
+  rowCount: number;
+}
+
+export interface Queryable {
+  /** One statement, with `$n` parameters. */
+  query<R = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
+}
+
+export interface Transaction extends Queryable {
+  /**
+   * Bulk-load rows with `COPY table (columns) FROM STDIN (FORMAT BINARY)` when the driver supports it
+   * (node-postgres); `undefined` on PGlite, where callers fall back to `unnest` arrays.
+   */
+  copyBinary?: (table: string, columns: readonly string[], data: Buffer) => Promise<void>;
+}
+
+export interface Listener {
+  close(): Promise<void>;
+}
+
+export interface Database extends Queryable {
+  readonly kind: 'postgres' | 'pglite';
+  /** A script of several statements without parameters (migrations). */
+  exec(sql: string): Promise<void>;
+  /** Runs `fn` in one transaction on one connection; commits if it resolves, rolls back if it throws. */
+  transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T>;
+  /**
+   * LISTEN on `channel`. `onNotify` gets each payload; `onReconnect` fires after the listening
+   * connection was lost and re-established (notifications may have been missed meanwhile).
+   */
+  listen(
+    channel: string,
+    onNotify: (payload: string) => void,
+    onReconnect?: () => void,
+  ): Promise<Listener>;
+  close(): Promise<void>;
+}
