@@ -18,7 +18,8 @@ export type PgembedErrorCode =
   | 'PROVIDER_INPUT_REJECTED'
   | 'INPUT_TOO_LONG'
   | 'DIMENSION_MISMATCH'
-  | 'DATABASE_UNAVAILABLE';
+  | 'DATABASE_UNAVAILABLE'
+  | 'DRAIN_TIMEOUT';
 
 /** Whether retrying the same work later can succeed. */
 export type ErrorKind = 'retriable' | 'permanent' | 'configuration';

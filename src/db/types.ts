@@ -13,6 +13,8 @@ export interface Queryable {
 }
 
 export interface Transaction extends Queryable {
+  /** A script of several statements without parameters. */
+  exec(sql: string): Promise<void>;
   /**
    * Bulk-load rows with `COPY table (columns) FROM STDIN (FORMAT BINARY)` when the driver supports it
    * (node-postgres); `undefined` on PGlite, where callers fall back to `unnest` arrays.

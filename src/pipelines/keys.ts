@@ -1,0 +1,37 @@
+import { quoteIdent } from '../db/quote.js';
+import type { Pipeline } from './pipeline.js';
+
+/**
+ * SQL fragments that turn the queue's jsonb document keys (`[k1, k2, …]`, written by the triggers
+ * with jsonb_build_array) back into typed key values. Key types come from the catalog
+ * (format_type at enable time), column names are quoted.
+ */
+
+/** `(j->>0)::bigint, (j->>1)::text` for a jsonb key expression `j`. */
+export function typedKeys(pipeline: Pipeline, json: string): string[] {
+  return pipeline.keyTypes.map((type, i) => `(${json}->>${i})::${type}`);
+}
+
+/** `s."id" = (j->>0)::bigint AND …`: matches rows of `alias` (columns named like the source). */
+export function matchSourceKey(pipeline: Pipeline, alias: string, json: string): string {
+  const typed = typedKeys(pipeline, json);
+  return pipeline.keyColumns.map((col, i) => `${alias}.${quoteIdent(col)} = ${typed[i]}`).join(' AND ');
+}
+
+/** Chunk-table key columns, in key order: `"doc_id"`, … */
+export function chunkKeyColumns(pipeline: Pipeline): string[] {
+  return pipeline.keyColumns.map((col) => quoteIdent(`doc_${col}`));
+}
+
+/** `jsonb_build_array(c."doc_id", …)`: a chunk row's document key, as the queue writes it. */
+export function chunkKeyJson(pipeline: Pipeline, alias: string): string {
+  return `jsonb_build_array(${chunkKeyColumns(pipeline)
+    .map((col) => `${alias}.${col}`)
+    .join(', ')})`;
+}
+
+/** `(c."doc_id", …) IN (SELECT (j->>0)::bigint, … FROM unnest($n::jsonb[]) j)` */
+export function chunkKeyIn(pipeline: Pipeline, alias: string, param: string): string {
+  const cols = chunkKeyColumns(pipeline).map((col) => `${alias}.${col}`);
+  return `(${cols.join(', ')}) IN (SELECT ${typedKeys(pipeline, 'j').join(', ')} FROM unnest(${param}::jsonb[]) AS j)`;
+}

@@ -1,0 +1,21 @@
+import type { Queryable } from '../../db/types.js';
+import { chunkKeyIn } from '../../pipelines/keys.js';
+import type { Pipeline } from '../../pipelines/pipeline.js';
+
+/**
+ * Embeddings already stored for these documents with this model, by chunk text hash: a chunk
+ * whose text did not change keeps its embedding instead of being sent to the provider again.
+ */
+export async function loadStoredEmbeddings(
+  db: Queryable,
+  pipeline: Pipeline,
+  docKeys: unknown[][],
+): Promise<Map<string, string>> {
+  const { rows } = await db.query<{ hash: string; embedding: string }>(
+    `SELECT DISTINCT ON (c.content_hash) c.content_hash AS hash, c.embedding::text AS embedding
+     FROM ${pipeline.chunkTable} c
+     WHERE ${chunkKeyIn(pipeline, 'c', '$1')} AND c.model = $2::text`,
+    [docKeys.map((k) => JSON.stringify(k)), pipeline.model],
+  );
+  return new Map(rows.map((row) => [row.hash, row.embedding]));
+}

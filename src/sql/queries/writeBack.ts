@@ -1,0 +1,172 @@
+import { encodeCopyBinary } from '../../db/copyBinary.js';
+import type { Transaction } from '../../db/types.js';
+import { chunkKeyColumns, chunkKeyIn, chunkKeyJson, typedKeys } from '../../pipelines/keys.js';
+import type { Pipeline } from '../../pipelines/pipeline.js';
+import { loadDocumentStates } from './loadDocuments.js';
+
+export interface ChunkRow {
+  docKey: unknown[];
+  chunkIndex: number;
+  content: string;
+  tokenCount: number;
+  startChar: number;
+  endChar: number;
+  headingPath: string[] | null;
+  embedding: ArrayLike<number>;
+  contentHash: string;
+}
+
+export interface WriteBackInput {
+  jobIds: string[];
+  lease: string;
+  /** Per document (JSON of its key): the state fingerprint it was chunked from. */
+  chunkedStates: Map<string, string>;
+  /** New chunks of every document whose state was chunked (documents with none: empty). */
+  chunks: ChunkRow[];
+}
+
+export interface WriteBackResult {
+  /** Jobs still leased by us, now completed. */
+  completed: string[];
+  /** Documents whose chunks were replaced. */
+  written: number;
+  /** Documents that changed since they were read: left to the job their change enqueued. */
+  stale: number;
+  chunksInserted: number;
+  chunksDeleted: number;
+}
+
+const STAGE_COLUMNS = [
+  'doc_key',
+  'chunk_index',
+  'content',
+  'token_count',
+  'start_char',
+  'end_char',
+  'heading_path',
+  'embedding',
+  'content_hash',
+] as const;
+
+/**
+ * Replaces the chunks of a batch of documents, in the caller's transaction, fenced twice:
+ * 1. by lease — only jobs still carrying our lease token are completed (row-locked, so lease
+ *    recovery cannot take them over mid-write); documents of the others are not touched;
+ * 2. by content — per document, under a transaction-scoped advisory lock that every writer of that
+ *    document takes, the committed content must still be the content that was chunked; otherwise
+ *    a newer job exists (the change enqueued it) and this write would be stale.
+ * Unchanged chunks (same index, text, offsets and model) stay as they are, so the vector index is
+ * not churned; the rest are deleted and inserted from a staging table loaded with binary COPY.
+ */
+export async function writeBack(tx: Transaction, pipeline: Pipeline, input: WriteBackInput): Promise<WriteBackResult> {
+  const owned = await tx.query<{ id: string; docKey: unknown[] }>(
+    `SELECT id::text AS id, doc_key AS "docKey" FROM pgembed.queue
+     WHERE id = ANY($1::bigint[]) AND lease = $2::uuid
+     ORDER BY id FOR UPDATE`,
+    [input.jobIds, input.lease],
+  );
+  const result: WriteBackResult = { completed: [], written: 0, stale: 0, chunksInserted: 0, chunksDeleted: 0 };
+  if (owned.rowCount === 0) return result;
+  const keys = owned.rows.map((row) => row.docKey);
+  const keyJson = keys.map((key) => JSON.stringify(key));
+
+  await tx.query(
+    `SELECT pg_advisory_xact_lock(l) FROM (
+       SELECT DISTINCT hashtextextended($1::text || ':' || k::text, 0) AS l FROM unnest($2::jsonb[]) AS k ORDER BY 1
+     ) locks`,
+    [pipeline.name, keyJson],
+  );
+  const current = await loadDocumentStates(tx, pipeline, keys);
+  const fresh = new Set<string>();
+  for (const key of keyJson) {
+    if (current.get(key) === input.chunkedStates.get(key)) fresh.add(key);
+    else result.stale++;
+  }
+
+  if (fresh.size > 0) {
+    const freshKeys = [...fresh];
+    const rows = input.chunks.filter((chunk) => fresh.has(JSON.stringify(chunk.docKey)));
+    await stageChunks(tx, rows);
+    const keyCols = chunkKeyColumns(pipeline);
+    const deleted = await tx.query(
+      `DELETE FROM ${pipeline.chunkTable} c
+       WHERE ${chunkKeyIn(pipeline, 'c', '$1')}
+         AND NOT EXISTS (
+           SELECT 1 FROM pg_temp.pgembed_stage s
+           WHERE s.doc_key = ${chunkKeyJson(pipeline, 'c')} AND s.chunk_index = c.chunk_index
+             AND s.content_hash = c.content_hash AND s.start_char = c.start_char AND s.end_char = c.end_char
+             AND c.model = $2::text)`,
+      [freshKeys, pipeline.model],
+    );
+    const inserted = await tx.query(
+      `INSERT INTO ${pipeline.chunkTable}
+         (${keyCols.join(', ')}, chunk_index, content, token_count, start_char, end_char, heading_path,
+          embedding, model, content_hash)
+       SELECT ${typedKeys(pipeline, 's.doc_key').join(', ')}, s.chunk_index, s.content, s.token_count,
+              s.start_char, s.end_char,
+              CASE WHEN s.heading_path IS NULL THEN NULL
+                   ELSE ARRAY(SELECT jsonb_array_elements_text(s.heading_path)) END,
+              s.embedding, $1::text, s.content_hash
+       FROM pg_temp.pgembed_stage s
+       ON CONFLICT (${keyCols.join(', ')}, chunk_index) DO NOTHING`,
+      [pipeline.model],
+    );
+    result.written = fresh.size;
+    result.chunksDeleted = deleted.rowCount;
+    result.chunksInserted = inserted.rowCount;
+  }
+
+  result.completed = owned.rows.map((row) => row.id);
+  await tx.query(`DELETE FROM pgembed.queue WHERE id = ANY($1::bigint[])`, [result.completed]);
+  // A document that is now embedded no longer has an open failure.
+  await tx.query(
+    `DELETE FROM pgembed.queue WHERE pipeline = $1::text AND status = 'failed' AND doc_key = ANY($2::jsonb[])`,
+    [pipeline.name, [...fresh]],
+  );
+  return result;
+}
+
+async function stageChunks(tx: Transaction, rows: ChunkRow[]): Promise<void> {
+  // One staging table per session, emptied at every commit; it holds rows of any pipeline, so
+  // the embedding column has no fixed dimension.
+  await tx.query(
+    `CREATE TEMP TABLE IF NOT EXISTS pgembed_stage (
+       doc_key jsonb, chunk_index int, content text, token_count int, start_char int, end_char int,
+       heading_path jsonb, embedding vector, content_hash text
+     ) ON COMMIT DELETE ROWS`,
+  );
+  if (rows.length === 0) return;
+  if (tx.copyBinary) {
+    const data = encodeCopyBinary(
+      rows.map((row) => [
+        { type: 'jsonb', value: JSON.stringify(row.docKey) },
+        { type: 'int4', value: row.chunkIndex },
+        { type: 'text', value: row.content },
+        { type: 'int4', value: row.tokenCount },
+        { type: 'int4', value: row.startChar },
+        { type: 'int4', value: row.endChar },
+        row.headingPath ? { type: 'jsonb', value: JSON.stringify(row.headingPath) } : { type: 'null' },
+        { type: 'vector', value: row.embedding },
+        { type: 'text', value: row.contentHash },
+      ]),
+    );
+    await tx.copyBinary('pg_temp.pgembed_stage', STAGE_COLUMNS, data);
+    return;
+  }
+  await tx.query(
+    `INSERT INTO pg_temp.pgembed_stage (${STAGE_COLUMNS.join(', ')})
+     SELECT * FROM unnest($1::jsonb[], $2::int[], $3::text[], $4::int[], $5::int[], $6::int[], $7::jsonb[],
+                          $8::vector[], $9::text[])`,
+    [
+      rows.map((row) => JSON.stringify(row.docKey)),
+      rows.map((row) => row.chunkIndex),
+      rows.map((row) => row.content),
+      rows.map((row) => row.tokenCount),
+      rows.map((row) => row.startChar),
+      rows.map((row) => row.endChar),
+      rows.map((row) => (row.headingPath ? JSON.stringify(row.headingPath) : null)),
+      rows.map((row) => `[${Array.prototype.join.call(row.embedding, ',')}]`),
+      rows.map((row) => row.contentHash),
+    ],
+  );
+}

@@ -1,0 +1,162 @@
+import { createHash } from 'node:crypto';
+import { getChunker, tokenizerFor } from '../chunking/index.js';
+import type { Chunk } from '../chunking/types.js';
+import type { Database } from '../db/types.js';
+import { PgembedError } from '../errors.js';
+import type { Pipeline } from '../pipelines/pipeline.js';
+import type { EmbeddingProvider } from '../providers/types.js';
+import type { ClaimedJob } from '../sql/queries/claimJobs.js';
+import { loadDocuments } from '../sql/queries/loadDocuments.js';
+import { loadStoredEmbeddings } from '../sql/queries/loadStoredEmbeddings.js';
+import { type ChunkRow, type WriteBackResult, writeBack } from '../sql/queries/writeBack.js';
+import type { WorkerEvents } from './events.js';
+
+export interface BatchOutcome extends WriteBackResult {
+  embedded: number;
+  reused: number;
+  /** Jobs whose document could not be chunked: failed for good with this error. */
+  unchunkable: { job: ClaimedJob; error: PgembedError }[];
+}
+
+/** Identifies a chunk's embedding: the exact text sent to the model, under this model. */
+export function chunkHash(model: string, text: string): string {
+  return createHash('sha256').update(model).update('\0').update(text).digest('base64url');
+}
+
+/**
+ * One batch of one pipeline: load the documents, chunk them, embed the chunks whose text has no
+ * stored embedding yet, and write everything back in one fenced transaction.
+ * Provider errors propagate (the caller retries or fails the whole batch).
+ */
+export async function processBatch(args: {
+  db: Database;
+  pipeline: Pipeline;
+  provider: EmbeddingProvider;
+  jobs: ClaimedJob[];
+  lease: string;
+  events: WorkerEvents;
+  signal: AbortSignal;
+}): Promise<BatchOutcome> {
+  const { db, pipeline, provider, jobs, lease, events } = args;
+  const docs = await loadDocuments(
+    db,
+    pipeline,
+    jobs.map((job) => job.docKey),
+  );
+  const chunker = getChunker(pipeline.chunkStrategy);
+  const tokenizer = tokenizerFor(pipeline.provider, pipeline.model);
+  const chunkedStates = new Map<string, string>();
+  const perDoc: { docKey: unknown[]; chunks: Chunk[] }[] = [];
+  const unchunkable: BatchOutcome['unchunkable'] = [];
+  const jobByKey = new Map(jobs.map((job) => [JSON.stringify(job.docKey), job]));
+
+  for (const doc of docs) {
+    const key = JSON.stringify(doc.docKey);
+    try {
+      const chunks =
+        doc.content === null || doc.content.trim() === ''
+          ? []
+          : chunker(doc.content, { chunkSize: pipeline.chunkSize, chunkOverlap: pipeline.chunkOverlap, tokenizer });
+      chunkedStates.set(key, doc.state);
+      perDoc.push({ docKey: doc.docKey, chunks });
+    } catch (error) {
+      const job = jobByKey.get(key);
+      if (!job) continue;
+      unchunkable.push({
+        job,
+        error:
+          error instanceof PgembedError
+            ? error
+            : new PgembedError('INVALID_ARGUMENT', `could not chunk document: ${String(error)}`, { cause: error }),
+      });
+    }
+  }
+
+  const stored = perDoc.some((doc) => doc.chunks.length > 0)
+      ? await loadStoredEmbeddings(
+          db,
+          pipeline,
+          perDoc.map((doc) => doc.docKey),
+        )
+      : new Map<string, string>();
+
+  // Texts to embed, each once even if several chunks share it.
+  const pending = new Map<string, string>();
+  const rows: (Omit<ChunkRow, 'embedding'> & { embedding: ArrayLike<number> | undefined })[] = [];
+  let reused = 0;
+  for (const doc of perDoc) {
+    for (const chunk of doc.chunks) {
+      const hash = chunkHash(pipeline.model, chunk.content);
+      const known = stored.get(hash);
+      if (known) reused++;
+      else pending.set(hash, chunk.content);
+      rows.push({
+        docKey: doc.docKey,
+        chunkIndex: chunk.index,
+        content: chunk.content,
+        tokenCount: chunk.tokenCount,
+        startChar: chunk.startChar,
+        endChar: chunk.endChar,
+        headingPath: chunk.headingPath ?? null,
+        contentHash: hash,
+        embedding: known ? (JSON.parse(known) as number[]) : undefined,
+      });
+    }
+  }
+
+  const fresh = await embedAll(provider, pipeline, [...pending.entries()], events, args.signal);
+  const complete: ChunkRow[] = rows.map((row) => ({ ...row, embedding: row.embedding ?? fresh.get(row.contentHash)! }));
+
+  const keysChunked = new Set(chunkedStates.keys());
+  const result = await db.transaction((tx) =>
+    writeBack(tx, pipeline, {
+      jobIds: jobs.filter((job) => keysChunked.has(JSON.stringify(job.docKey))).map((job) => job.id),
+      lease,
+      chunkedStates,
+      chunks: complete,
+    }),
+  );
+  return { ...result, embedded: pending.size, reused, unchunkable };
+}
+
+async function embedAll(
+  provider: EmbeddingProvider,
+  pipeline: Pipeline,
+  texts: [hash: string, text: string][],
+  events: WorkerEvents,
+  signal: AbortSignal,
+): Promise<Map<string, number[]>> {
+  const vectors = new Map<string, number[]>();
+  for (let start = 0; start < texts.length; start += provider.maxBatchSize) {
+    const slice = texts.slice(start, start + provider.maxBatchSize);
+    const began = performance.now();
+    const result = await provider.embed(
+      slice.map(([, text]) => text),
+      { inputType: 'document', signal },
+    );
+    events.emit('provider:called', {
+      pipeline: pipeline.name,
+      provider: pipeline.provider,
+      model: pipeline.model,
+      inputs: slice.length,
+      durationMs: performance.now() - began,
+    });
+    if (result.length !== slice.length) {
+      throw new PgembedError(
+        'PROVIDER_BAD_RESPONSE',
+        `provider ${pipeline.provider} returned ${result.length} embeddings for ${slice.length} inputs`,
+        { kind: 'retriable' },
+      );
+    }
+    result.forEach((vector, i) => {
+      if (vector.length !== pipeline.dimensions) {
+        throw new PgembedError(
+          'DIMENSION_MISMATCH',
+          `model ${pipeline.model} returned ${vector.length} dimensions but the chunk table ${pipeline.chunkTable} holds ${pipeline.dimensions}; nothing was written`,
+        );
+      }
+      vectors.set(slice[i]![0], vector);
+    });
+  }
+  return vectors;
+}

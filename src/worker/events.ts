@@ -1,0 +1,53 @@
+import { EventEmitter } from 'node:events';
+
+/** Events a worker emits: its observability API (logs, metrics and tests subscribe to them). */
+export interface WorkerEventMap {
+  'worker:started': { workerId: string };
+  'worker:stopped': { workerId: string };
+  'worker:idle': { workerId: string };
+  'job:claimed': { pipeline: string; jobs: number };
+  'batch:written': {
+    pipeline: string;
+    jobs: number;
+    documents: number;
+    stale: number;
+    chunksInserted: number;
+    chunksDeleted: number;
+    embedded: number;
+    reused: number;
+    durationMs: number;
+  };
+  'job:retry': { pipeline: string; jobs: number; code: string | null; message: string; delayMs: number };
+  'job:failed': { pipeline: string; jobs: number; code: string | null; message: string };
+  'provider:called': { pipeline: string; provider: string; model: string; inputs: number; durationMs: number };
+  'leases:recovered': { jobs: number };
+  'index:built': { pipeline: string; durationMs: number };
+  /** Something went wrong outside any one job (database unreachable, listener lost). */
+  error: { message: string; code: string | null };
+}
+
+export type WorkerEventName = keyof WorkerEventMap;
+
+/**
+ * A typed emitter whose listeners can never kill the worker: a listener that throws is reported
+ * on 'error' (or dropped if that one throws too).
+ */
+export class WorkerEvents {
+  private readonly emitter = new EventEmitter();
+
+  on<E extends WorkerEventName>(event: E, listener: (payload: WorkerEventMap[E]) => void): () => void {
+    const safe = (payload: WorkerEventMap[E]) => {
+      try {
+        listener(payload);
+      } catch (error) {
+        if (event !== 'error') this.emit('error', { message: `event listener for ${event} threw: ${String(error)}`, code: null });
+      }
+    };
+    this.emitter.on(event, safe);
+    return () => this.emitter.off(event, safe);
+  }
+
+  emit<E extends WorkerEventName>(event: E, payload: WorkerEventMap[E]): void {
+    this.emitter.emit(event, payload);
+  }
+}

@@ -1,0 +1,411 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Database, Listener } from '../db/types.js';
+import { isPgembedError, PgembedError } from '../errors.js';
+import { listPipelines, type Pipeline } from '../pipelines/pipeline.js';
+import { providerConfigOf } from '../pipelines/provider.js';
+import { createProvider } from '../providers/index.js';
+import type { EmbeddingProvider } from '../providers/types.js';
+import { type ClaimedJob, claimJobs } from '../sql/queries/claimJobs.js';
+import { extendLeases } from '../sql/queries/extendLeases.js';
+import { failJobs } from '../sql/queries/failJobs.js';
+import { buildDeferredIndex } from '../sql/queries/buildDeferredIndex.js';
+import { recordErrors } from '../sql/queries/recordErrors.js';
+import { recoverExpiredLeases } from '../sql/queries/recoverExpiredLeases.js';
+import { requeueJobs } from '../sql/queries/requeueJobs.js';
+import { armWakeups, disarmWakeup } from '../sql/queries/wakeups.js';
+import { heartbeat, registerWorker, unregisterWorker } from '../sql/queries/workers.js';
+import { backoffMs } from './backoff.js';
+import { processBatch } from './batch.js';
+import { resolveWorkerConfig, type WorkerConfig } from './config.js';
+import { WorkerEvents } from './events.js';
+
+export const WAKE_CHANNEL = 'pgembed_wake';
+/** Pipelines are re-read this often, so new and changed pipelines are picked up without a restart. */
+const PIPELINE_REFRESH_MS = 5_000;
+
+export interface WorkerOptions extends Partial<WorkerConfig> {
+  db: Database;
+  /** Injectable randomness (backoff jitter) for deterministic tests. */
+  random?: () => number;
+  /** Provider factory; tests and embedders of pgembed may supply their own. */
+  providerFor?: (pipeline: Pipeline) => EmbeddingProvider;
+}
+
+export interface Worker {
+  readonly id: string;
+  readonly events: WorkerEvents;
+  /** Resolves when the queue of every served pipeline is empty (no job due or in progress). */
+  drain(options?: { timeoutMs?: number }): Promise<void>;
+  /** Graceful: stops claiming, finishes or releases work in flight. Safe to call twice. */
+  stop(): Promise<void>;
+  readonly stats: WorkerStats;
+}
+
+export interface WorkerStats {
+  batches: number;
+  documents: number;
+  embedded: number;
+  reused: number;
+  failedJobs: number;
+  retriedJobs: number;
+}
+
+/**
+ * Starts a worker: claims batches of jobs, chunks and embeds their documents, writes the chunks back.
+ * Any number of workers may run against one database.
+ *
+ * @example
+ * ```ts
+ * import { connect, startWorker } from 'pgembed';
+ * const db = await connect({ databaseUrl: process.env.DATABASE_URL });
+ * const worker = await startWorker({ db, concurrency: 2 });
+ * process.once('SIGTERM', () => worker.stop());
+ * ```
+ */
+export async function startWorker(options: WorkerOptions): Promise<Worker> {
+  const { db, random = Math.random, providerFor, ...rest } = options;
+  const worker = new WorkerImpl(db, resolveWorkerConfig(rest), random, providerFor);
+  await worker.start();
+  return worker;
+}
+
+class WorkerImpl implements Worker {
+  readonly id = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  readonly events = new WorkerEvents();
+  readonly stats: WorkerStats = { batches: 0, documents: 0, embedded: 0, reused: 0, failedJobs: 0, retriedJobs: 0 };
+
+  private pipelines: Pipeline[] = [];
+  private pipelinesLoadedAt = 0;
+  private readonly providers = new Map<string, EmbeddingProvider>();
+  private readonly activeLeases = new Set<string>();
+  private readonly abort = new AbortController();
+  private listener: Listener | undefined;
+  private loops: Promise<void>[] = [];
+  private timers: NodeJS.Timeout[] = [];
+  private wakeWaiters: (() => void)[] = [];
+  private rotation = 0;
+  private stopping = false;
+  private stopped: Promise<void> | undefined;
+
+  constructor(
+    private readonly db: Database,
+    private readonly config: WorkerConfig,
+    private readonly random: () => number,
+    private readonly providerFor: ((pipeline: Pipeline) => EmbeddingProvider) | undefined,
+  ) {}
+
+  async start(): Promise<void> {
+    await registerWorker(this.db, {
+      id: this.id,
+      hostname: hostname(),
+      pid: process.pid,
+      pipelines: this.config.pipelines.length ? this.config.pipelines : null,
+    });
+    this.listener = await this.db.listen(
+      WAKE_CHANNEL,
+      (pipeline) => {
+        disarmWakeup(this.db, pipeline).catch(() => {});
+        this.wake();
+      },
+      // Notifications sent while the listener was down are lost: look at the queue now.
+      () => this.wake(),
+    );
+    const beat = setInterval(() => void this.heartbeat(), Math.max(100, Math.floor(this.config.leaseMs / 3)));
+    beat.unref();
+    this.timers.push(beat);
+    this.events.emit('worker:started', { workerId: this.id });
+    for (let i = 0; i < this.config.concurrency; i++) this.loops.push(this.loop());
+  }
+
+  private wake(): void {
+    const waiters = this.wakeWaiters;
+    this.wakeWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  private async heartbeat(): Promise<void> {
+    try {
+      await extendLeases(this.db, { leases: [...this.activeLeases], leaseMs: this.config.leaseMs });
+      await heartbeat(this.db, { id: this.id, stats: this.stats });
+      const recovered = await recoverExpiredLeases(this.db);
+      if (recovered > 0) {
+        this.events.emit('leases:recovered', { jobs: recovered });
+        this.wake();
+      }
+    } catch (error) {
+      this.reportError(error);
+    }
+  }
+
+  private reportError(error: unknown): void {
+    this.events.emit('error', {
+      message: error instanceof Error ? error.message : String(error),
+      code: isPgembedError(error) ? error.code : ((error as { code?: string })?.code ?? null),
+    });
+  }
+
+  private async loop(): Promise<void> {
+    let failures = 0;
+    while (!this.stopping) {
+      try {
+        if (await this.runOnce()) {
+          failures = 0;
+          continue;
+        }
+        await this.idle();
+        failures = 0;
+      } catch (error) {
+        // The database is unreachable or restarting: back off and try again; the pool reconnects.
+        this.reportError(error);
+        failures++;
+        await this.sleep(Math.min(5_000, 100 * 2 ** Math.min(failures, 6)));
+      }
+    }
+  }
+
+  private async refreshPipelines(): Promise<Pipeline[]> {
+    if (Date.now() - this.pipelinesLoadedAt > PIPELINE_REFRESH_MS) {
+      const all = await listPipelines(this.db);
+      const wanted = new Set(this.config.pipelines);
+      this.pipelines = all.filter((p) => p.status === 'active' && (wanted.size === 0 || wanted.has(p.name)));
+      this.pipelinesLoadedAt = Date.now();
+    }
+    return this.pipelines;
+  }
+
+  /** Claims and processes one batch from the next pipeline that has work; false if none had. */
+  private async runOnce(): Promise<boolean> {
+    const pipelines = await this.refreshPipelines();
+    for (let i = 0; i < pipelines.length && !this.stopping; i++) {
+      const pipeline = pipelines[(this.rotation + i) % pipelines.length]!;
+      const lease = randomUUID();
+      const jobs = await claimJobs(this.db, {
+        pipeline: pipeline.name,
+        limit: this.config.batchSize,
+        lease,
+        leaseMs: this.config.leaseMs,
+        workerId: this.id,
+      });
+      if (jobs.length === 0) continue;
+      this.rotation = (this.rotation + i + 1) % pipelines.length;
+      await this.runBatch(pipeline, jobs, lease);
+      return true;
+    }
+    return false;
+  }
+
+  private async idle(): Promise<void> {
+    const pipelines = this.pipelines.map((p) => p.name);
+    if (pipelines.length > 0) {
+      // Arm first, then look once more: a job committed before the arm was seen by this look,
+      // one committed after it sends a NOTIFY.
+      await armWakeups(this.db, pipelines);
+      if (await this.runOnce()) return;
+      for (const pipeline of this.pipelines) {
+        if (pipeline.indexState !== 'deferred') continue;
+        const began = performance.now();
+        if (await buildDeferredIndex(this.db, pipeline.name)) {
+          this.pipelinesLoadedAt = 0;
+          this.events.emit('index:built', { pipeline: pipeline.name, durationMs: performance.now() - began });
+        }
+      }
+    }
+    this.events.emit('worker:idle', { workerId: this.id });
+    await this.sleep(this.config.pollIntervalMs);
+  }
+
+  /** Waits for `ms`, a NOTIFY, or shutdown, whichever comes first. */
+  private sleep(ms: number): Promise<void> {
+    if (this.stopping) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wakeWaiters.push(done);
+    });
+  }
+
+  private provider(pipeline: Pipeline): EmbeddingProvider {
+    const key = JSON.stringify([pipeline.provider, pipeline.model, pipeline.dimensions, pipeline.providerOptions]);
+    let provider = this.providers.get(key);
+    if (!provider) {
+      provider =
+        this.providerFor?.(pipeline) ??
+        createProvider(providerConfigOf(pipeline));
+      this.providers.set(key, provider);
+    }
+    return provider;
+  }
+
+  private async runBatch(pipeline: Pipeline, jobs: ClaimedJob[], lease: string): Promise<void> {
+    this.activeLeases.add(lease);
+    this.events.emit('job:claimed', { pipeline: pipeline.name, jobs: jobs.length });
+    const began = performance.now();
+    try {
+      const outcome = await processBatch({
+        db: this.db,
+        pipeline,
+        provider: this.provider(pipeline),
+        jobs,
+        lease,
+        events: this.events,
+        signal: this.abort.signal,
+      });
+      for (const { job, error } of outcome.unchunkable) await this.fail(pipeline, [job], lease, error);
+      this.stats.batches++;
+      this.stats.documents += outcome.written;
+      this.stats.embedded += outcome.embedded;
+      this.stats.reused += outcome.reused;
+      this.events.emit('batch:written', {
+        pipeline: pipeline.name,
+        jobs: outcome.completed.length,
+        documents: outcome.written,
+        stale: outcome.stale,
+        chunksInserted: outcome.chunksInserted,
+        chunksDeleted: outcome.chunksDeleted,
+        embedded: outcome.embedded,
+        reused: outcome.reused,
+        durationMs: performance.now() - began,
+      });
+    } catch (error) {
+      await this.handleFailure(pipeline, jobs, lease, error);
+    } finally {
+      this.activeLeases.delete(lease);
+    }
+  }
+
+  private async handleFailure(pipeline: Pipeline, jobs: ClaimedJob[], lease: string, error: unknown): Promise<void> {
+    if (this.stopping && this.abort.signal.aborted) {
+      // Shutdown cut the batch short: hand the jobs back without charging an attempt.
+      await requeueJobs(this.db, {
+        ids: jobs.map((job) => job.id),
+        lease,
+        delaysMs: jobs.map(() => 0),
+        error: null,
+        errorCode: null,
+        countAttempt: false,
+      }).catch((e) => this.reportError(e));
+      return;
+    }
+    const kind = isPgembedError(error) ? error.kind : 'retriable';
+    const exhausted = jobs.filter((job) => job.attempts >= pipeline.maxAttempts);
+    const retry = kind === 'permanent' ? [] : jobs.filter((job) => job.attempts < pipeline.maxAttempts);
+    const fail = kind === 'permanent' ? jobs : exhausted;
+    const message = errorMessage(error);
+    const code = isPgembedError(error) ? error.code : ((error as { code?: string })?.code ?? null);
+    try {
+      if (retry.length > 0) {
+        const retryAfterSeconds = isPgembedError(error) ? error.retryAfterSeconds : undefined;
+        const delaysMs = retry.map((job) =>
+          backoffMs(job.attempts, {
+            baseMs: this.config.baseBackoffMs,
+            maxMs: this.config.maxBackoffMs,
+            random: this.random,
+            retryAfterSeconds,
+          }),
+        );
+        await requeueJobs(this.db, {
+          ids: retry.map((job) => job.id),
+          lease,
+          delaysMs,
+          error: message,
+          errorCode: code,
+          countAttempt: true,
+        });
+        await recordErrors(this.db, {
+          pipeline: pipeline.name,
+          docKeys: retry.map((job) => job.docKey),
+          attempts: retry.map((job) => job.attempts),
+          workerId: this.id,
+          code,
+          message,
+        });
+        this.stats.retriedJobs += retry.length;
+        this.events.emit('job:retry', {
+          pipeline: pipeline.name,
+          jobs: retry.length,
+          code,
+          message,
+          delayMs: Math.min(...delaysMs),
+        });
+      }
+      if (fail.length > 0) {
+        await this.fail(pipeline, fail, lease, isPgembedError(error) ? error : new PgembedError('PROVIDER_UNAVAILABLE', message));
+      }
+    } catch (inner) {
+      // Could not even record the failure (database down): the lease will expire and the jobs return.
+      this.reportError(inner);
+    }
+  }
+
+  private async fail(pipeline: Pipeline, jobs: ClaimedJob[], lease: string, error: PgembedError): Promise<void> {
+    const message = errorMessage(error);
+    await failJobs(this.db, { ids: jobs.map((job) => job.id), lease, error: message, errorCode: error.code });
+    await recordErrors(this.db, {
+      pipeline: pipeline.name,
+      docKeys: jobs.map((job) => job.docKey),
+      attempts: jobs.map((job) => job.attempts),
+      workerId: this.id,
+      code: error.code,
+      message,
+    });
+    this.stats.failedJobs += jobs.length;
+    this.events.emit('job:failed', { pipeline: pipeline.name, jobs: jobs.length, code: error.code, message });
+  }
+
+  async drain(options: { timeoutMs?: number } = {}): Promise<void> {
+    const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+    for (;;) {
+      const names = (await this.refreshPipelines()).map((p) => p.name);
+      const { rows } = await this.db.query<{ n: string }>(
+        `SELECT count(*)::text AS n FROM pgembed.queue
+         WHERE pipeline = ANY($1::text[]) AND (status = 'processing' OR (status = 'pending' AND run_at <= now()))`,
+        [names],
+      );
+      const deferred = this.pipelines.some((p) => p.indexState === 'deferred');
+      if (rows[0]?.n === '0' && !deferred) return;
+      if (Date.now() > deadline) {
+        throw new PgembedError('DRAIN_TIMEOUT', `queue not drained within ${options.timeoutMs ?? 60_000} ms (${rows[0]?.n} jobs left)`, {
+          kind: 'retriable',
+        });
+      }
+      this.wake();
+      this.pipelinesLoadedAt = 0;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  stop(): Promise<void> {
+    this.stopped ??= this.shutdown();
+    return this.stopped;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.stopping = true;
+    this.wake();
+    const finished = Promise.allSettled(this.loops);
+    const timedOut = await Promise.race([
+      finished.then(() => false),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(true), this.config.shutdownTimeoutMs).unref()),
+    ]);
+    if (timedOut) {
+      // Batches still waiting on a provider: abort them; their jobs are handed back.
+      this.abort.abort(new PgembedError('PROVIDER_TIMEOUT', 'worker shutting down'));
+      await finished;
+    }
+    for (const timer of this.timers) clearInterval(timer);
+    await this.listener?.close().catch(() => {});
+    await unregisterWorker(this.db, this.id).catch(() => {});
+    for (const provider of this.providers.values()) await provider.close?.().catch(() => {});
+    this.events.emit('worker:stopped', { workerId: this.id });
+  }
+}
+
+/** The text kept with a failed job: the error's message, never its payload. */
+function errorMessage(error: unknown): string {
+  if (error instanceof Error) return error.message.slice(0, 2000);
+  return String(error).slice(0, 2000);
+}
