@@ -1,0 +1,147 @@
+import { z } from 'zod';
+import { PgembedError } from '../errors.js';
+import { createHashProvider, HASH_DEFAULT_DIMENSIONS, HASH_MAX_DIMENSIONS } from './hash.js';
+import { createLocalProvider, LOCAL_DIMENSIONS, LOCAL_MODEL } from './local.js';
+import { createOpenAIProvider, type OpenAIProviderDeps, openaiModelDimensions } from './openai.js';
+import type { EmbeddingProvider, ProviderConfig } from './types.js';
+
+export { createHashProvider, hashEmbedding } from './hash.js';
+export { createLocalProvider } from './local.js';
+export { createOpenAIProvider, decodeBase64Float32, parseRetryAfter } from './openai.js';
+export type * from './types.js';
+
+/** Seams for tests (key lookup, HTTP, clock); production passes nothing. */
+export type ProviderDeps = OpenAIProviderDeps;
+
+/** A {@link ProviderConfig} after validation: absent and `null` fields are both `undefined`. */
+export type ResolvedProviderConfig = z.infer<typeof configSchema>;
+
+const MAX_TIMEOUT_MS = 600_000;
+
+const configSchema = z.object({
+  provider: z.string({ error: 'provider must be a string' }),
+  model: z
+    .string({ error: 'model must be a non-empty string' })
+    .min(1, { error: 'model must be a non-empty string' })
+    .max(200, { error: 'model must be at most 200 characters' }),
+  dimensions: z
+    .number({ error: `dimensions must be an integer between 1 and ${HASH_MAX_DIMENSIONS}` })
+    .int({ error: `dimensions must be an integer between 1 and ${HASH_MAX_DIMENSIONS}` })
+    .min(1, { error: `dimensions must be an integer between 1 and ${HASH_MAX_DIMENSIONS}` })
+    .max(HASH_MAX_DIMENSIONS, { error: `dimensions must be an integer between 1 and ${HASH_MAX_DIMENSIONS}` })
+    .nullish()
+    .transform((value) => value ?? undefined),
+  baseUrl: z
+    .string({ error: 'baseUrl must be an http:// or https:// URL' })
+    .refine(isHttpUrl, { error: 'baseUrl must be an http:// or https:// URL' })
+    .nullish()
+    .transform((value) => value ?? undefined),
+  // The message never echoes the value: a key pasted here by mistake must not reach a log.
+  apiKeyEnv: z
+    .string({ error: 'apiKeyEnv must be the name of an environment variable, not the key itself' })
+    .regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, {
+      error: 'apiKeyEnv must be the name of an environment variable, not the key itself',
+    })
+    .nullish()
+    .transform((value) => value ?? undefined),
+  timeoutMs: z
+    .number({ error: `timeoutMs must be an integer between 1 and ${MAX_TIMEOUT_MS}` })
+    .int({ error: `timeoutMs must be an integer between 1 and ${MAX_TIMEOUT_MS}` })
+    .min(1, { error: `timeoutMs must be an integer between 1 and ${MAX_TIMEOUT_MS}` })
+    .max(MAX_TIMEOUT_MS, { error: `timeoutMs must be an integer between 1 and ${MAX_TIMEOUT_MS}` })
+    .nullish()
+    .transform((value) => value ?? undefined),
+});
+
+type Factory = (config: ResolvedProviderConfig, deps: ProviderDeps) => EmbeddingProvider;
+
+const registry = new Map<string, Factory>([
+  [
+    'hash',
+    (config) => {
+      onlyForOpenAI(config);
+      return createHashProvider({ model: config.model, dimensions: config.dimensions });
+    },
+  ],
+  [
+    'local',
+    (config) => {
+      onlyForOpenAI(config);
+      if (config.model !== LOCAL_MODEL) invalid(`local provider supports only model "${LOCAL_MODEL}"`);
+      if (config.dimensions !== undefined && config.dimensions !== LOCAL_DIMENSIONS) {
+        invalid(`dimensions for local ${LOCAL_MODEL} must be ${LOCAL_DIMENSIONS}`);
+      }
+      return createLocalProvider();
+    },
+  ],
+  ['openai', (config, deps) => createOpenAIProvider(config, deps)],
+]);
+
+/** Names accepted in `ProviderConfig.provider`. */
+export const PROVIDER_NAMES: readonly string[] = [...registry.keys()];
+
+/**
+ * Validates `config` and builds its provider. Throws `PgembedError` with code `PROVIDER_UNKNOWN` for an
+ * unknown provider name, `CONFIG_INVALID` for a bad field (the message names the field and the rule),
+ * and `PROVIDER_CONFIG` when the API key's environment variable is unset.
+ *
+ * @example
+ * ```ts
+ * const provider = createProvider({ provider: 'openai', model: 'text-embedding-3-small' });
+ * const vectors = await provider.embed(['first text', 'second text'], { inputType: 'document' });
+ * ```
+ */
+export function createProvider(config: ProviderConfig, deps: ProviderDeps = {}): EmbeddingProvider {
+  const parsed = configSchema.safeParse(config);
+  if (!parsed.success) invalid(parsed.error.issues[0]?.message ?? 'provider config is invalid');
+  const factory = registry.get(parsed.data.provider);
+  if (!factory) {
+    throw new PgembedError(
+      'PROVIDER_UNKNOWN',
+      `Unknown provider "${parsed.data.provider.slice(0, 50)}"; known providers: ${PROVIDER_NAMES.join(', ')}`,
+      { kind: 'configuration' },
+    );
+  }
+  return factory(parsed.data, deps);
+}
+
+/**
+ * Output dimensions of `model` on `provider` without creating the provider, `undefined` when unknown
+ * (e.g. a model on an OpenAI-compatible server). For `hash` this is its default, 768.
+ *
+ * @example
+ * ```ts
+ * knownDimensions('openai', 'text-embedding-3-large'); // 3072
+ * ```
+ */
+export function knownDimensions(provider: string, model: string): number | undefined {
+  switch (provider) {
+    case 'hash':
+      return HASH_DEFAULT_DIMENSIONS;
+    case 'local':
+      return model === LOCAL_MODEL ? LOCAL_DIMENSIONS : undefined;
+    case 'openai':
+      return openaiModelDimensions(model);
+    default:
+      return undefined;
+  }
+}
+
+function onlyForOpenAI(config: ResolvedProviderConfig): void {
+  for (const field of ['baseUrl', 'apiKeyEnv', 'timeoutMs'] as const) {
+    if (config[field] !== undefined) invalid(`${field} is only used by the openai provider; remove it`);
+  }
+}
+
+function invalid(message: string): never {
+  throw new PgembedError('CONFIG_INVALID', message, { kind: 'configuration' });
+}
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'http:' || url.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
