@@ -416,3 +416,25 @@ BEGIN
   END IF;
 END
 $$;
+
+-- Gives failed jobs another full set of attempts. Returns how many failed jobs were re-queued.
+CREATE FUNCTION pgembed.retry_failed(pipeline_name text DEFAULT NULL) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+  n bigint;
+BEGIN
+  WITH failed AS (
+    DELETE FROM pgembed.queue q
+    WHERE q.status = 'failed' AND (pipeline_name IS NULL OR q.pipeline = pipeline_name)
+    RETURNING q.pipeline, q.doc_key, q.created_at
+  ), requeued AS (
+    INSERT INTO pgembed.queue (pipeline, doc_key, created_at)
+    SELECT f.pipeline, f.doc_key, f.created_at FROM failed f
+    ON CONFLICT (pipeline, doc_key) WHERE status = 'pending' DO NOTHING
+  )
+  SELECT count(*) INTO n FROM failed;
+  PERFORM pg_notify('pgembed_wake', p.name) FROM pgembed.pipelines p
+  WHERE pipeline_name IS NULL OR p.name = pipeline_name;
+  RETURN n;
+END
+$$;
