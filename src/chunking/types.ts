@@ -26,6 +26,28 @@ export interface Tokenizer {
    * text.length), never inside a surrogate pair. Token i spans [ends[i-1] ?? 0, ends[i]).
    */
   boundaries(text: string): number[];
+  /**
+   * Finer-grained view used by the chunkers when present: code-point-aligned segments with the number
+   * of model tokens each one costs, and which segment ends are also grapheme-cluster boundaries.
+   * Tokenizers written outside pgembed may omit it; chunkers then treat every boundary as one token
+   * and rely on `count` to keep each chunk within budget.
+   */
+  segments?(text: string): TokenSegments;
+}
+
+/**
+ * A tokenization of one text as cut points. A segment is usually one model token; several tokens are
+ * merged into one segment when a token ends inside a code point (byte-level BPE splits multi-byte
+ * UTF-8), and a segment may carry 0 tokens when its text is ignored by the model (whitespace at the
+ * end of a text, for WordPiece).
+ */
+export interface TokenSegments {
+  /** End offsets in UTF-16 code units: strictly increasing, never inside a code point, last is text.length. */
+  ends: number[];
+  /** Model tokens in each segment; their sum is the token count of the text. */
+  tokens: number[];
+  /** Whether `ends[i]` is also a grapheme-cluster boundary (the preferred place to cut). */
+  clusterEnd: boolean[];
 }
 
 export interface ChunkOptions {
