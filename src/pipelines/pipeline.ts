@@ -28,8 +28,8 @@ export interface Pipeline {
 }
 
 const SELECT_PIPELINES = `
-  SELECT name, source_table::text AS "sourceTable", content_column AS "contentColumn",
-         key_columns AS "keyColumns", key_types AS "keyTypes", chunk_table::text AS "chunkTable",
+  SELECT name, source_table::text AS "sourceTable", content_column::text AS "contentColumn",
+         key_columns::text[] AS "keyColumns", key_types AS "keyTypes", chunk_table::text AS "chunkTable",
          chunk_strategy AS "chunkStrategy", chunk_size AS "chunkSize", chunk_overlap AS "chunkOverlap",
          chunk_options AS "chunkOptions", provider, model, dimensions,
          provider_options AS "providerOptions", index_type AS "indexType", index_state AS "indexState",

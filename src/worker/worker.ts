@@ -35,7 +35,10 @@ export interface WorkerOptions extends Partial<WorkerConfig> {
 export interface Worker {
   readonly id: string;
   readonly events: WorkerEvents;
-  /** Resolves when the queue of every served pipeline is empty (no job due or in progress). */
+  /**
+   * Resolves when every served pipeline's queue holds nothing but failed jobs (and deferred indexes
+   * are built); rejects with DRAIN_TIMEOUT after `timeoutMs` (default 60 s).
+   */
   drain(options?: { timeoutMs?: number }): Promise<void>;
   /** Graceful: stops claiming, finishes or releases work in flight. Safe to call twice. */
   stop(): Promise<void>;
@@ -362,7 +365,7 @@ class WorkerImpl implements Worker {
       const names = (await this.refreshPipelines()).map((p) => p.name);
       const { rows } = await this.db.query<{ n: string }>(
         `SELECT count(*)::text AS n FROM pgembed.queue
-         WHERE pipeline = ANY($1::text[]) AND (status = 'processing' OR (status = 'pending' AND run_at <= now()))`,
+         WHERE pipeline = ANY($1::text[]) AND status <> 'failed'`,
         [names],
       );
       const deferred = this.pipelines.some((p) => p.indexState === 'deferred');

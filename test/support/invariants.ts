@@ -1,5 +1,6 @@
 import { chunk } from '../../src/chunking/index.js';
 import { tokenizerFor } from '../../src/chunking/index.js';
+import { quoteIdent } from '../../src/db/quote.js';
 import type { Queryable } from '../../src/db/types.js';
 import { chunkKeyJson } from '../../src/pipelines/keys.js';
 import { findPipeline } from '../../src/pipelines/pipeline.js';
@@ -25,9 +26,9 @@ export interface InvariantReport {
 export async function checkInvariants(db: Queryable, pipelineName: string): Promise<InvariantReport> {
   const pipeline = await findPipeline(db, { pipeline: pipelineName });
   const tokenizer = tokenizerFor(pipeline.provider, pipeline.model);
-  const keyCols = pipeline.keyColumns.map((c) => `s."${c.replaceAll('"', '""')}"`).join(', ');
+  const keyCols = pipeline.keyColumns.map((c) => `s.${quoteIdent(c)}`).join(', ');
   const { rows: docs } = await db.query<{ key: unknown[]; content: string | null }>(
-    `SELECT jsonb_build_array(${keyCols}) AS key, s."${pipeline.contentColumn}"::text AS content FROM ${pipeline.sourceTable} s`,
+    `SELECT jsonb_build_array(${keyCols}) AS key, s.${quoteIdent(pipeline.contentColumn)}::text AS content FROM ${pipeline.sourceTable} s`,
   );
   const { rows: chunks } = await db.query<{
     key: unknown[];

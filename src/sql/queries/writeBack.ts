@@ -165,7 +165,8 @@ async function stageChunks(tx: Transaction, rows: ChunkRow[]): Promise<void> {
       rows.map((row) => row.startChar),
       rows.map((row) => row.endChar),
       rows.map((row) => (row.headingPath ? JSON.stringify(row.headingPath) : null)),
-      rows.map((row) => `[${Array.prototype.join.call(row.embedding, ',')}]`),
+      // As one array literal: PGlite does not know the vector type, and would flatten a JS array of them.
+      `{${rows.map((row) => `"[${Array.prototype.join.call(row.embedding, ',')}]"`).join(',')}}`,
       rows.map((row) => row.contentHash),
     ],
   );

@@ -1,0 +1,76 @@
+import type { Command } from 'commander';
+import { startWorker } from '../worker/worker.js';
+import { type GlobalOptions, fail, openDatabase, parseInteger, withDatabaseOptions } from './common.js';
+import { logEvents } from './log.js';
+
+interface WorkerCliOptions extends GlobalOptions {
+  concurrency: number;
+  batchSize?: number;
+  pipeline?: string[];
+  leaseMs?: number;
+  pollMs?: number;
+  exitWhenDrained?: boolean;
+}
+
+export function registerWorker(program: Command): void {
+  withDatabaseOptions(
+    program
+      .command('worker')
+      .description('process the queue: chunk, embed and write back, until stopped (SIGTERM/SIGINT)')
+      .option('--concurrency <n>', 'batches processed at once', parseInteger('--concurrency', 1, 64), 1)
+      .option('--batch-size <n>', 'documents per batch', parseInteger('--batch-size', 1, 2048))
+      .option('--pipeline <name...>', 'serve only these pipelines (default: all)')
+      .option('--lease-ms <ms>', 'job lease; a crashed worker\'s jobs return after it', parseInteger('--lease-ms', 500, 3_600_000))
+      .option('--poll-ms <ms>', 'fallback poll interval when no NOTIFY arrives', parseInteger('--poll-ms', 10, 3_600_000))
+      .option('--exit-when-drained', 'exit once the queue is empty')
+      .addHelpText(
+        'after',
+        `
+Logs are JSON lines on stderr. The first SIGTERM/SIGINT finishes or hands back work in flight; a
+second one exits at once (jobs return after their lease expires).
+
+Examples:
+  $ pgembed worker
+  $ DATABASE_URL=postgres://localhost/app pgembed worker --concurrency 4
+  $ pgembed worker --exit-when-drained --json`,
+      ),
+  ).action(async (options: WorkerCliOptions) => {
+    try {
+      const db = await openDatabase(options);
+      const worker = await startWorker({
+        db,
+        concurrency: options.concurrency,
+        batchSize: options.batchSize,
+        pipelines: options.pipeline,
+        leaseMs: options.leaseMs,
+        pollIntervalMs: options.pollMs,
+      });
+      logEvents(worker.events);
+      let signals = 0;
+      const shutdown = async (signal: string) => {
+        signals++;
+        if (signals > 1) {
+          process.stderr.write(`${JSON.stringify({ level: 'warn', event: 'worker:forced_exit', signal })}\n`);
+          process.exit(130);
+        }
+        await worker.stop();
+        await db.close();
+        process.exit(0);
+      };
+      process.on('SIGTERM', () => void shutdown('SIGTERM'));
+      process.on('SIGINT', () => void shutdown('SIGINT'));
+      if (options.exitWhenDrained) {
+        await worker.drain({ timeoutMs: 24 * 3600_000 });
+        await worker.stop();
+        output(worker.stats, options.json);
+        await db.close();
+      }
+    } catch (error) {
+      fail(error, options.json);
+    }
+  });
+}
+
+function output(stats: object, json = false): void {
+  process.stdout.write(json ? `${JSON.stringify(stats)}\n` : `drained: ${JSON.stringify(stats)}\n`);
+}
