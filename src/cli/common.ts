@@ -13,7 +13,10 @@ export interface GlobalOptions {
 /** Options every command takes. */
 export function withDatabaseOptions(command: Command): Command {
   return command
-    .option('--database-url <url>', 'PostgreSQL server URL (default: $DATABASE_URL, else the embedded database)')
+    .option(
+      '--database-url <url>',
+      'PostgreSQL server URL (default: $DATABASE_URL, else the embedded database)',
+    )
     .option('--data-dir <dir>', 'embedded database directory when no URL is given', '.pgembed')
     .option('--json', 'machine-readable output');
 }
@@ -52,9 +55,14 @@ export function fail(error: unknown, json = false): never {
   const err = error as { message?: string; code?: string; hint?: string };
   const message = (err?.message ?? String(error)).split('\n')[0];
   const code = isPgembedError(error) ? error.code : err?.code;
-  const hint = err?.hint ?? (code ? HINTS[code] : undefined) ?? (/vector/.test(message ?? '') ? HINTS['0A000'] : undefined);
+  const hint =
+    err?.hint ??
+    (code ? HINTS[code] : undefined) ??
+    (/vector/.test(message ?? '') ? HINTS['0A000'] : undefined);
   if (json) {
-    process.stdout.write(`${JSON.stringify({ error: { message, code: code ?? null, hint: hint ?? null } })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ error: { message, code: code ?? null, hint: hint ?? null } })}\n`,
+    );
   } else {
     process.stderr.write(`error: ${message}\n`);
     if (hint) process.stderr.write(`hint: ${hint}\n`);

@@ -14,18 +14,28 @@ const QUESTIONS = [
 
 /** The corpus: the project's own Markdown documentation, shipped in the package. */
 function loadCorpus(): { path: string; body: string }[] {
-  const files = ['README.md', ...readdirSync(new URL('docs/', ROOT)).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+  const files = [
+    'README.md',
+    ...readdirSync(new URL('docs/', ROOT))
+      .filter((f) => f.endsWith('.md'))
+      .map((f) => `docs/${f}`),
+  ];
   return files.map((path) => ({ path, body: readFileSync(new URL(path, ROOT), 'utf8') }));
 }
 
 export function registerDemo(program: Command): void {
   program
     .command('demo')
-    .description('offline demo: embed pgembed\'s own docs in an in-memory database with the local model, then search')
+    .description(
+      "offline demo: embed pgembed's own docs in an in-memory database with the local model, then search",
+    )
     .option('--data-dir <dir>', 'keep the demo database in this directory instead of memory')
     .option('-k, --k <n>', 'results per question', parseInteger('-k', 1, 20), 3)
     .option('--json', 'machine-readable output')
-    .addHelpText('after', '\nExamples:\n  $ pgembed demo\n  $ pgembed demo --data-dir ./demo-db   # then: pgembed search "…" --table docs --data-dir ./demo-db')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ pgembed demo\n  $ pgembed demo --data-dir ./demo-db   # then: pgembed search "…" --table docs --data-dir ./demo-db',
+    )
     .action(async (options: { dataDir?: string; k: number; json?: boolean }) => {
       try {
         await runDemo(options);
@@ -52,12 +62,17 @@ async function runDemo(options: { dataDir?: string; k: number; json?: boolean })
     }
     const { rows: existing } = await pg.db.query(`SELECT 1 FROM pgembed.pipelines WHERE name = 'docs'`);
     if (existing.length === 0) await pg.enable({ table: 'docs', column: 'body', provider: 'local' });
-    log(`${corpus.length} documents from pgembed's docs in table "docs"; embedding with all-MiniLM-L6-v2 (offline)…`);
+    log(
+      `${corpus.length} documents from pgembed's docs in table "docs"; embedding with all-MiniLM-L6-v2 (offline)…`,
+    );
 
     const total = await queueDepth(pg.db);
     const bar = options.json
       ? undefined
-      : new cliProgress.SingleBar({ format: '  {bar} {value}/{total} documents | {chunks} chunks', hideCursor: true }, cliProgress.Presets.shades_classic);
+      : new cliProgress.SingleBar(
+          { format: '  {bar} {value}/{total} documents | {chunks} chunks', hideCursor: true },
+          cliProgress.Presets.shades_classic,
+        );
     bar?.start(total, 0, { chunks: 0 });
     const worker = await pg.startWorker({ batchSize: 4, pollIntervalMs: 200 });
     let documents = 0;
@@ -78,15 +93,20 @@ async function runDemo(options: { dataDir?: string; k: number; json?: boolean })
       log(`\nQ: ${question}\n${formatResults(results)}`);
     }
     const seconds = (performance.now() - began) / 1000;
-    if (options.json) process.stdout.write(`${JSON.stringify({ documents: corpus.length, chunks, seconds, answers })}\n`);
-    else log(`\nDone in ${seconds.toFixed(1)} s. Try your own: pgembed demo --data-dir ./demo-db, then pgembed search "…" --table docs --data-dir ./demo-db`);
+    if (options.json)
+      process.stdout.write(`${JSON.stringify({ documents: corpus.length, chunks, seconds, answers })}\n`);
+    else
+      log(
+        `\nDone in ${seconds.toFixed(1)} s. Try your own: pgembed demo --data-dir ./demo-db, then pgembed search "…" --table docs --data-dir ./demo-db`,
+      );
   } finally {
     await pg.close();
   }
 }
 
 async function queueDepth(db: { query: <R>(sql: string) => Promise<{ rows: R[] }> }): Promise<number> {
-  const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pgembed.queue WHERE pipeline = 'docs'`);
+  const { rows } = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM pgembed.queue WHERE pipeline = 'docs'`,
+  );
   return rows[0]?.n ?? 0;
 }
-

@@ -24,12 +24,24 @@ export function registerEnable(program: Command): void {
       .description('start keeping a table embedded: chunk table, index, triggers, backfill')
       .requiredOption('--column <name>', 'text column holding each document')
       .option('--strategy <name>', 'chunking strategy', 'token')
-      .option('--chunk-size <tokens>', 'tokens per chunk (default 400, or the model limit)', parseInteger('--chunk-size', 1, 1_000_000))
-      .option('--chunk-overlap <tokens>', 'tokens shared by neighbouring chunks', parseInteger('--chunk-overlap', 0, 1_000_000))
+      .option(
+        '--chunk-size <tokens>',
+        'tokens per chunk (default 400, or the model limit)',
+        parseInteger('--chunk-size', 1, 1_000_000),
+      )
+      .option(
+        '--chunk-overlap <tokens>',
+        'tokens shared by neighbouring chunks',
+        parseInteger('--chunk-overlap', 0, 1_000_000),
+      )
       .option('--chunk-table <name>', 'chunk table name (default <table>_chunks)')
       .option('--provider <name>', 'local | openai | hash', 'local')
       .option('--model <name>', 'embedding model (default per provider)')
-      .option('--dimensions <n>', 'vector dimensions (default: the model\'s)', parseInteger('--dimensions', 1, 16000))
+      .option(
+        '--dimensions <n>',
+        "vector dimensions (default: the model's)",
+        parseInteger('--dimensions', 1, 16000),
+      )
       .option('--pipeline <name>', 'pipeline name (default: the table name)')
       .option('--api-key-env <VAR>', 'environment variable holding the API key (never the key itself)')
       .option('--base-url <url>', 'OpenAI-compatible server base URL')

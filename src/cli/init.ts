@@ -7,7 +7,10 @@ export function registerInit(program: Command): void {
     program
       .command('init')
       .description('install or upgrade the pgembed schema (idempotent)')
-      .addHelpText('after', '\nExamples:\n  $ pgembed init\n  $ pgembed init --database-url postgres://localhost/app'),
+      .addHelpText(
+        'after',
+        '\nExamples:\n  $ pgembed init\n  $ pgembed init --database-url postgres://localhost/app',
+      ),
   ).action(async (options: GlobalOptions) => {
     await withDatabase(
       options,

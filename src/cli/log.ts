@@ -1,5 +1,4 @@
-import type { WorkerEventMap, WorkerEventName } from '../worker/events.js';
-import type { WorkerEvents } from '../worker/events.js';
+import type { WorkerEventMap, WorkerEventName, WorkerEvents } from '../worker/events.js';
 
 const LOGGED: { event: WorkerEventName; level: 'info' | 'warn' | 'error' }[] = [
   { event: 'worker:started', level: 'info' },
@@ -16,7 +15,9 @@ const LOGGED: { event: WorkerEventName; level: 'info' | 'warn' | 'error' }[] = [
 export function logEvents(events: WorkerEvents): void {
   for (const { event, level } of LOGGED) {
     events.on(event, (payload: WorkerEventMap[typeof event]) => {
-      process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level, event, ...payload })}\n`);
+      process.stderr.write(
+        `${JSON.stringify({ time: new Date().toISOString(), level, event, ...payload })}\n`,
+      );
     });
   }
 }

@@ -9,7 +9,9 @@ import { registerSearch } from './search.js';
 import { registerStatus } from './status.js';
 import { registerWorker } from './worker.js';
 
-const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
 
 const program = new Command()
   .name('pgembed')

@@ -28,14 +28,17 @@ export function registerStatus(program: Command): void {
       );
       for (const row of rows) {
         // chunk_table is regclass text from the catalog: already quoted.
-        const { rows: count } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${row.chunk_table}`);
+        const { rows: count } = await db.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM ${row.chunk_table}`,
+        );
         row.chunks = count[0]!.n;
       }
       const { rows: workers } = await db.query<{ id: string; last_heartbeat: Date }>(
         `SELECT id, last_heartbeat FROM pgembed.workers WHERE last_heartbeat > now() - interval '1 minute' ORDER BY id`,
       );
       output(options, { pipelines: rows, workers }, () => {
-        if (rows.length === 0) return 'no pipelines yet: create one with `pgembed enable <table> --column <col>`';
+        if (rows.length === 0)
+          return 'no pipelines yet: create one with `pgembed enable <table> --column <col>`';
         const lines = rows.map(
           (r) =>
             `${r.pipeline}  ${r.status}  chunks=${r.chunks}  pending=${r.pending}  processing=${r.processing}  failed=${r.failed}  index=${r.index_state}` +

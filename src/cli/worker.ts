@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { startWorker } from '../worker/worker.js';
-import { type GlobalOptions, fail, openDatabase, parseInteger, withDatabaseOptions } from './common.js';
+import { fail, type GlobalOptions, openDatabase, parseInteger, withDatabaseOptions } from './common.js';
 import { logEvents } from './log.js';
 
 interface WorkerCliOptions extends GlobalOptions {
@@ -20,8 +20,16 @@ export function registerWorker(program: Command): void {
       .option('--concurrency <n>', 'batches processed at once', parseInteger('--concurrency', 1, 64), 1)
       .option('--batch-size <n>', 'documents per batch', parseInteger('--batch-size', 1, 2048))
       .option('--pipeline <name...>', 'serve only these pipelines (default: all)')
-      .option('--lease-ms <ms>', 'job lease; a crashed worker\'s jobs return after it', parseInteger('--lease-ms', 500, 3_600_000))
-      .option('--poll-ms <ms>', 'fallback poll interval when no NOTIFY arrives', parseInteger('--poll-ms', 10, 3_600_000))
+      .option(
+        '--lease-ms <ms>',
+        "job lease; a crashed worker's jobs return after it",
+        parseInteger('--lease-ms', 500, 3_600_000),
+      )
+      .option(
+        '--poll-ms <ms>',
+        'fallback poll interval when no NOTIFY arrives',
+        parseInteger('--poll-ms', 10, 3_600_000),
+      )
       .option('--exit-when-drained', 'exit once the queue is empty')
       .addHelpText(
         'after',

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
+import { PgembedError } from '../errors.js';
 import { createPgliteDatabase } from './pglite.js';
 import { createPostgresDatabase } from './postgres.js';
-import { PgembedError } from '../errors.js';
 import type { Database } from './types.js';
 
 /** Where the embedded database lives when no database URL is given. */
@@ -29,7 +29,10 @@ export async function connect(options: ConnectOptions = {}): Promise<Database> {
         `database URL must start with postgres:// or postgresql:// (got "${url.split(':')[0]}:…"); leave it unset to use the embedded database`,
       );
     }
-    return createPostgresDatabase({ connectionString: url, ...(options.poolSize ? { max: options.poolSize } : {}) });
+    return createPostgresDatabase({
+      connectionString: url,
+      ...(options.poolSize ? { max: options.poolSize } : {}),
+    });
   }
   const dataDir = options.dataDir ?? DEFAULT_DATA_DIR;
   return createPgliteDatabase({ dataDir: dataDir === 'memory://' ? undefined : resolve(dataDir) });

@@ -42,7 +42,10 @@ export async function migrate(db: Database): Promise<number[]> {
       );
       const done = await tx.query('SELECT 1 FROM pgembed.migrations WHERE id = $1', [migration.id]);
       if (done.rowCount > 0) return false;
-      await tx.query('INSERT INTO pgembed.migrations (id, name) VALUES ($1, $2)', [migration.id, migration.name]);
+      await tx.query('INSERT INTO pgembed.migrations (id, name) VALUES ($1, $2)', [
+        migration.id,
+        migration.name,
+      ]);
       await tx.exec(migration.sql);
       return true;
     });

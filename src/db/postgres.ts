@@ -83,7 +83,9 @@ export function createPostgresDatabase(options: PostgresOptions): Database {
 }
 
 async function copyBinary(client: pg.PoolClient, table: string, columns: readonly string[], data: Buffer) {
-  const stream = client.query(copyStreams.from(`COPY ${table} (${columns.join(', ')}) FROM STDIN (FORMAT BINARY)`));
+  const stream = client.query(
+    copyStreams.from(`COPY ${table} (${columns.join(', ')}) FROM STDIN (FORMAT BINARY)`),
+  );
   await new Promise<void>((resolve, reject) => {
     stream.on('error', reject);
     stream.on('finish', resolve);

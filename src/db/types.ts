@@ -36,10 +36,6 @@ export interface Database extends Queryable {
    * LISTEN on `channel`. `onNotify` gets each payload; `onReconnect` fires after the listening
    * connection was lost and re-established (notifications may have been missed meanwhile).
    */
-  listen(
-    channel: string,
-    onNotify: (payload: string) => void,
-    onReconnect?: () => void,
-  ): Promise<Listener>;
+  listen(channel: string, onNotify: (payload: string) => void, onReconnect?: () => void): Promise<Listener>;
   close(): Promise<void>;
 }

@@ -67,11 +67,18 @@ const SQL_ARGUMENTS: [keyof EnableOptions, string, string][] = [
  */
 export async function enableDocumentChunking(db: Queryable, options: EnableOptions): Promise<EnableResult> {
   if (!options.table || !options.column) {
-    throw new PgembedError('INVALID_ARGUMENT', 'enable needs a table and a column, e.g. { table: "articles", column: "body" }');
+    throw new PgembedError(
+      'INVALID_ARGUMENT',
+      'enable needs a table and a column, e.g. { table: "articles", column: "body" }',
+    );
   }
   const resolved = { ...options };
   const provider = options.provider ?? 'local';
-  if (resolved.dimensions === undefined && options.model && knownDimensions(provider, options.model) === undefined) {
+  if (
+    resolved.dimensions === undefined &&
+    options.model &&
+    knownDimensions(provider, options.model) === undefined
+  ) {
     resolved.dimensions = await probeDimensions({
       provider,
       model: options.model,
@@ -97,7 +104,8 @@ async function probeDimensions(config: Parameters<typeof createProvider>[0]): Pr
   const provider = createProvider(config);
   try {
     const [vector] = await provider.embed(['pgembed dimension probe'], { inputType: 'document' });
-    if (!vector?.length) throw new PgembedError('PROVIDER_BAD_RESPONSE', 'the provider returned no embedding for a probe text');
+    if (!vector?.length)
+      throw new PgembedError('PROVIDER_BAD_RESPONSE', 'the provider returned no embedding for a probe text');
     return vector.length;
   } finally {
     await provider.close?.();

@@ -45,7 +45,10 @@ export async function listPipelines(db: Queryable): Promise<Pipeline[]> {
  * Finds a pipeline by name or by its source table (`articles`, `public.articles`). A table with
  * several pipelines must be named by pipeline.
  */
-export async function findPipeline(db: Queryable, target: { pipeline?: string; table?: string }): Promise<Pipeline> {
+export async function findPipeline(
+  db: Queryable,
+  target: { pipeline?: string; table?: string },
+): Promise<Pipeline> {
   if (target.pipeline) {
     const { rows } = await db.query<Pipeline>(`${SELECT_PIPELINES} WHERE name = $1`, [target.pipeline]);
     if (rows[0]) return rows[0];

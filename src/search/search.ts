@@ -61,7 +61,11 @@ export async function searchByVector(
      LIMIT $2::int`,
     [`[${vector.join(',')}]`, k],
   );
-  const results = rows.map((row) => ({ ...row, distance: Number(row.distance), score: 1 - Number(row.distance) }));
+  const results = rows.map((row) => ({
+    ...row,
+    distance: Number(row.distance),
+    score: 1 - Number(row.distance),
+  }));
   return options.minScore === undefined ? results : results.filter((row) => row.score >= options.minScore!);
 }
 

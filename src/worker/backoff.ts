@@ -9,6 +9,7 @@ export function backoffMs(
 ): number {
   const exponential = Math.min(options.maxMs, options.baseMs * 2 ** Math.max(0, attempt - 1));
   const jittered = Math.round(exponential / 2 + (exponential / 2) * options.random());
-  const retryAfter = options.retryAfterSeconds !== undefined ? Math.ceil(options.retryAfterSeconds * 1000) : 0;
+  const retryAfter =
+    options.retryAfterSeconds !== undefined ? Math.ceil(options.retryAfterSeconds * 1000) : 0;
   return Math.max(jittered, retryAfter);
 }

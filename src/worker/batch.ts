@@ -56,7 +56,11 @@ export async function processBatch(args: {
       const chunks =
         doc.content === null || doc.content.trim() === ''
           ? []
-          : chunker(doc.content, { chunkSize: pipeline.chunkSize, chunkOverlap: pipeline.chunkOverlap, tokenizer });
+          : chunker(doc.content, {
+              chunkSize: pipeline.chunkSize,
+              chunkOverlap: pipeline.chunkOverlap,
+              tokenizer,
+            });
       chunkedStates.set(key, doc.state);
       perDoc.push({ docKey: doc.docKey, chunks });
     } catch (error) {
@@ -67,18 +71,20 @@ export async function processBatch(args: {
         error:
           error instanceof PgembedError
             ? error
-            : new PgembedError('INVALID_ARGUMENT', `could not chunk document: ${String(error)}`, { cause: error }),
+            : new PgembedError('INVALID_ARGUMENT', `could not chunk document: ${String(error)}`, {
+                cause: error,
+              }),
       });
     }
   }
 
   const stored = perDoc.some((doc) => doc.chunks.length > 0)
-      ? await loadStoredEmbeddings(
-          db,
-          pipeline,
-          perDoc.map((doc) => doc.docKey),
-        )
-      : new Map<string, string>();
+    ? await loadStoredEmbeddings(
+        db,
+        pipeline,
+        perDoc.map((doc) => doc.docKey),
+      )
+    : new Map<string, string>();
 
   // Texts to embed, each once even if several chunks share it.
   const pending = new Map<string, string>();
@@ -105,7 +111,10 @@ export async function processBatch(args: {
   }
 
   const fresh = await embedAll(provider, pipeline, [...pending.entries()], events, args.signal);
-  const complete: ChunkRow[] = rows.map((row) => ({ ...row, embedding: row.embedding ?? fresh.get(row.contentHash)! }));
+  const complete: ChunkRow[] = rows.map((row) => ({
+    ...row,
+    embedding: row.embedding ?? fresh.get(row.contentHash)!,
+  }));
 
   const keysChunked = new Set(chunkedStates.keys());
   const result = await db.transaction((tx) =>

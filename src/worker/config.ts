@@ -51,13 +51,19 @@ export function resolveWorkerConfig(input: Partial<WorkerConfig> = {}): WorkerCo
   for (const [key, [min, max]] of Object.entries(INTEGER_RANGES)) {
     const value = config[key as keyof typeof INTEGER_RANGES];
     if (!Number.isInteger(value) || value < min || value > max) {
-      throw new PgembedError('CONFIG_INVALID', `${key} must be an integer between ${min} and ${max} (got ${value})`);
+      throw new PgembedError(
+        'CONFIG_INVALID',
+        `${key} must be an integer between ${min} and ${max} (got ${value})`,
+      );
     }
   }
   if (config.maxBackoffMs < config.baseBackoffMs) {
     throw new PgembedError('CONFIG_INVALID', 'maxBackoffMs must be at least baseBackoffMs');
   }
-  if (!Array.isArray(config.pipelines) || config.pipelines.some((name) => typeof name !== 'string' || !name)) {
+  if (
+    !Array.isArray(config.pipelines) ||
+    config.pipelines.some((name) => typeof name !== 'string' || !name)
+  ) {
     throw new PgembedError('CONFIG_INVALID', 'pipelines must be a list of pipeline names');
   }
   return config;

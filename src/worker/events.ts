@@ -19,7 +19,13 @@ export interface WorkerEventMap {
   };
   'job:retry': { pipeline: string; jobs: number; code: string | null; message: string; delayMs: number };
   'job:failed': { pipeline: string; jobs: number; code: string | null; message: string };
-  'provider:called': { pipeline: string; provider: string; model: string; inputs: number; durationMs: number };
+  'provider:called': {
+    pipeline: string;
+    provider: string;
+    model: string;
+    inputs: number;
+    durationMs: number;
+  };
   'leases:recovered': { jobs: number };
   'index:built': { pipeline: string; durationMs: number };
   /** Something went wrong outside any one job (database unreachable, listener lost). */
@@ -40,7 +46,8 @@ export class WorkerEvents {
       try {
         listener(payload);
       } catch (error) {
-        if (event !== 'error') this.emit('error', { message: `event listener for ${event} threw: ${String(error)}`, code: null });
+        if (event !== 'error')
+          this.emit('error', { message: `event listener for ${event} threw: ${String(error)}`, code: null });
       }
     };
     this.emitter.on(event, safe);

@@ -6,10 +6,10 @@ import { listPipelines, type Pipeline } from '../pipelines/pipeline.js';
 import { providerConfigOf } from '../pipelines/provider.js';
 import { createProvider } from '../providers/index.js';
 import type { EmbeddingProvider } from '../providers/types.js';
+import { buildDeferredIndex } from '../sql/queries/buildDeferredIndex.js';
 import { type ClaimedJob, claimJobs } from '../sql/queries/claimJobs.js';
 import { extendLeases } from '../sql/queries/extendLeases.js';
 import { failJobs } from '../sql/queries/failJobs.js';
-import { buildDeferredIndex } from '../sql/queries/buildDeferredIndex.js';
 import { recordErrors } from '../sql/queries/recordErrors.js';
 import { recoverExpiredLeases } from '../sql/queries/recoverExpiredLeases.js';
 import { requeueJobs } from '../sql/queries/requeueJobs.js';
@@ -76,7 +76,14 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
 class WorkerImpl implements Worker {
   readonly id = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   readonly events = new WorkerEvents();
-  readonly stats: WorkerStats = { batches: 0, documents: 0, embedded: 0, reused: 0, failedJobs: 0, retriedJobs: 0 };
+  readonly stats: WorkerStats = {
+    batches: 0,
+    documents: 0,
+    embedded: 0,
+    reused: 0,
+    failedJobs: 0,
+    retriedJobs: 0,
+  };
 
   private pipelines: Pipeline[] = [];
   private pipelinesLoadedAt = 0;
@@ -232,12 +239,15 @@ class WorkerImpl implements Worker {
   }
 
   private provider(pipeline: Pipeline): EmbeddingProvider {
-    const key = JSON.stringify([pipeline.provider, pipeline.model, pipeline.dimensions, pipeline.providerOptions]);
+    const key = JSON.stringify([
+      pipeline.provider,
+      pipeline.model,
+      pipeline.dimensions,
+      pipeline.providerOptions,
+    ]);
     let provider = this.providers.get(key);
     if (!provider) {
-      provider =
-        this.providerFor?.(pipeline) ??
-        createProvider(providerConfigOf(pipeline));
+      provider = this.providerFor?.(pipeline) ?? createProvider(providerConfigOf(pipeline));
       this.providers.set(key, provider);
     }
     return provider;
@@ -280,7 +290,12 @@ class WorkerImpl implements Worker {
     }
   }
 
-  private async handleFailure(pipeline: Pipeline, jobs: ClaimedJob[], lease: string, error: unknown): Promise<void> {
+  private async handleFailure(
+    pipeline: Pipeline,
+    jobs: ClaimedJob[],
+    lease: string,
+    error: unknown,
+  ): Promise<void> {
     if (this.stopping && this.abort.signal.aborted) {
       // Shutdown cut the batch short: hand the jobs back without charging an attempt.
       await requeueJobs(this.db, {
@@ -336,7 +351,12 @@ class WorkerImpl implements Worker {
         });
       }
       if (fail.length > 0) {
-        await this.fail(pipeline, fail, lease, isPgembedError(error) ? error : new PgembedError('PROVIDER_UNAVAILABLE', message));
+        await this.fail(
+          pipeline,
+          fail,
+          lease,
+          isPgembedError(error) ? error : new PgembedError('PROVIDER_UNAVAILABLE', message),
+        );
       }
     } catch (inner) {
       // Could not even record the failure (database down): the lease will expire and the jobs return.
@@ -344,7 +364,12 @@ class WorkerImpl implements Worker {
     }
   }
 
-  private async fail(pipeline: Pipeline, jobs: ClaimedJob[], lease: string, error: PgembedError): Promise<void> {
+  private async fail(
+    pipeline: Pipeline,
+    jobs: ClaimedJob[],
+    lease: string,
+    error: PgembedError,
+  ): Promise<void> {
     const message = errorMessage(error);
     await failJobs(this.db, { ids: jobs.map((job) => job.id), lease, error: message, errorCode: error.code });
     await recordErrors(this.db, {
@@ -371,9 +396,13 @@ class WorkerImpl implements Worker {
       const deferred = this.pipelines.some((p) => p.indexState === 'deferred');
       if (rows[0]?.n === '0' && !deferred) return;
       if (Date.now() > deadline) {
-        throw new PgembedError('DRAIN_TIMEOUT', `queue not drained within ${options.timeoutMs ?? 60_000} ms (${rows[0]?.n} jobs left)`, {
-          kind: 'retriable',
-        });
+        throw new PgembedError(
+          'DRAIN_TIMEOUT',
+          `queue not drained within ${options.timeoutMs ?? 60_000} ms (${rows[0]?.n} jobs left)`,
+          {
+            kind: 'retriable',
+          },
+        );
       }
       this.wake();
       this.pipelinesLoadedAt = 0;
@@ -392,7 +421,9 @@ class WorkerImpl implements Worker {
     const finished = Promise.allSettled(this.loops);
     const timedOut = await Promise.race([
       finished.then(() => false),
-      new Promise<boolean>((resolve) => setTimeout(() => resolve(true), this.config.shutdownTimeoutMs).unref()),
+      new Promise<boolean>((resolve) =>
+        setTimeout(() => resolve(true), this.config.shutdownTimeoutMs).unref(),
+      ),
     ]);
     if (timedOut) {
       // Batches still waiting on a provider: abort them; their jobs are handed back.

@@ -1,7 +1,7 @@
 import { inject } from 'vitest';
+import { migrate } from '../../src/db/migrate.js';
 import { createPgliteDatabase } from '../../src/db/pglite.js';
 import { createPostgresDatabase } from '../../src/db/postgres.js';
-import { migrate } from '../../src/db/migrate.js';
 import type { Database } from '../../src/db/types.js';
 import { createTestDatabase } from './postgres.js';
 
@@ -23,7 +23,11 @@ export function hasPostgres(): boolean {
 }
 
 /** A fresh, migrated database of the given kind: in-memory PGlite, or a new database on the run's cluster. */
-export async function openBackend(kind: Backend, name: string, options: { poolSize?: number } = {}): Promise<TestBackend> {
+export async function openBackend(
+  kind: Backend,
+  name: string,
+  options: { poolSize?: number } = {},
+): Promise<TestBackend> {
   if (kind === 'pglite') {
     const db = await createPgliteDatabase();
     await migrate(db);

@@ -1,5 +1,4 @@
-import { chunk } from '../../src/chunking/index.js';
-import { tokenizerFor } from '../../src/chunking/index.js';
+import { chunk, tokenizerFor } from '../../src/chunking/index.js';
 import { quoteIdent } from '../../src/db/quote.js';
 import type { Queryable } from '../../src/db/types.js';
 import { chunkKeyJson } from '../../src/pipelines/keys.js';
@@ -46,7 +45,13 @@ export async function checkInvariants(db: Queryable, pipelineName: string): Prom
     const key = JSON.stringify(row.key);
     byDoc.set(key, [...(byDoc.get(key) ?? []), row]);
   }
-  const report: InvariantReport = { documents: docs.length, stale: [], wrongVectors: 0, orphans: 0, processing: 0 };
+  const report: InvariantReport = {
+    documents: docs.length,
+    stale: [],
+    wrongVectors: 0,
+    orphans: 0,
+    processing: 0,
+  };
   const seen = new Set<string>();
   for (const doc of docs) {
     const key = JSON.stringify(doc.key);
@@ -54,7 +59,11 @@ export async function checkInvariants(db: Queryable, pipelineName: string): Prom
     const expected =
       doc.content === null || doc.content.trim() === ''
         ? []
-        : chunk(doc.content, { chunkSize: pipeline.chunkSize, chunkOverlap: pipeline.chunkOverlap, tokenizer });
+        : chunk(doc.content, {
+            chunkSize: pipeline.chunkSize,
+            chunkOverlap: pipeline.chunkOverlap,
+            tokenizer,
+          });
     const actual = byDoc.get(key) ?? [];
     const same =
       expected.length === actual.length &&
@@ -74,7 +83,8 @@ export async function checkInvariants(db: Queryable, pipelineName: string): Prom
     for (const row of chunks) {
       const want = hashEmbedding(row.content, pipeline.dimensions, pipeline.model);
       const got = JSON.parse(row.embedding) as number[];
-      if (got.length !== want.length || got.some((v, i) => Math.abs(v - want[i]!) > 1e-6)) report.wrongVectors++;
+      if (got.length !== want.length || got.some((v, i) => Math.abs(v - want[i]!) > 1e-6))
+        report.wrongVectors++;
     }
   }
   const { rows: processing } = await db.query<{ n: number }>(

@@ -40,10 +40,24 @@ export async function startOpenAIEmulator(options: { delayMs?: number } = {}): P
       res.end(JSON.stringify(payload));
     };
     if (req.method !== 'POST' || req.url !== '/v1/embeddings') {
-      return send(404, { error: { message: `Unknown request URL: ${req.method} ${req.url}`, type: 'invalid_request_error', param: null, code: 'unknown_url' } });
+      return send(404, {
+        error: {
+          message: `Unknown request URL: ${req.method} ${req.url}`,
+          type: 'invalid_request_error',
+          param: null,
+          code: 'unknown_url',
+        },
+      });
     }
     if (req.headers.authorization !== `Bearer ${EMULATOR_KEY}`) {
-      return send(401, { error: { message: 'Incorrect API key provided.', type: 'invalid_request_error', param: null, code: 'invalid_api_key' } });
+      return send(401, {
+        error: {
+          message: 'Incorrect API key provided.',
+          type: 'invalid_request_error',
+          param: null,
+          code: 'invalid_api_key',
+        },
+      });
     }
     const request = JSON.parse(Buffer.concat(body).toString('utf8')) as {
       input: string[];
@@ -54,13 +68,38 @@ export async function startOpenAIEmulator(options: { delayMs?: number } = {}): P
     state.requests++;
     if (state.delayMs) await new Promise((resolve) => setTimeout(resolve, state.delayMs));
     if (state.fault === 'server_error') {
-      return send(500, { error: { message: 'The server had an error while processing your request.', type: 'server_error', param: null, code: null } });
+      return send(500, {
+        error: {
+          message: 'The server had an error while processing your request.',
+          type: 'server_error',
+          param: null,
+          code: null,
+        },
+      });
     }
     if (state.fault === 'rate_limited') {
-      return send(429, { error: { message: 'Rate limit reached for requests', type: 'requests', param: null, code: 'rate_limit_exceeded' } }, { 'retry-after': '1' });
+      return send(
+        429,
+        {
+          error: {
+            message: 'Rate limit reached for requests',
+            type: 'requests',
+            param: null,
+            code: 'rate_limit_exceeded',
+          },
+        },
+        { 'retry-after': '1' },
+      );
     }
     if (state.fault === 'bad_request') {
-      return send(400, { error: { message: "This model's maximum context length is 8192 tokens.", type: 'invalid_request_error', param: 'input', code: null } });
+      return send(400, {
+        error: {
+          message: "This model's maximum context length is 8192 tokens.",
+          type: 'invalid_request_error',
+          param: 'input',
+          code: null,
+        },
+      });
     }
     const dims = (request.dimensions ?? 1536) + (state.fault === 'wrong_dimensions' ? 1 : 0);
     const data = request.input.map((text, index) => {
@@ -73,7 +112,12 @@ export async function startOpenAIEmulator(options: { delayMs?: number } = {}): P
       return { object: 'embedding', index, embedding };
     });
     const tokens = request.input.reduce((n, text) => n + Math.ceil(text.length / 4), 0);
-    send(200, { object: 'list', data, model: request.model, usage: { prompt_tokens: tokens, total_tokens: tokens } });
+    send(200, {
+      object: 'list',
+      data,
+      model: request.model,
+      usage: { prompt_tokens: tokens, total_tokens: tokens },
+    });
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');

@@ -4,7 +4,10 @@ import { fileURLToPath } from 'node:url';
 const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 
 /** Runs `pgembed worker` as its own OS process (from source, through tsx). */
-export function spawnWorker(args: string[], env: Record<string, string> = {}): ChildProcess & { output: string[] } {
+export function spawnWorker(
+  args: string[],
+  env: Record<string, string> = {},
+): ChildProcess & { output: string[] } {
   const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'worker', ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -21,7 +24,11 @@ export function exited(child: ChildProcess): Promise<number | null> {
 }
 
 /** Polls `check` until it returns true, failing after `timeoutMs`. */
-export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
+export async function waitFor(
+  check: () => Promise<boolean> | boolean,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);

@@ -43,9 +43,12 @@ describe.each(BACKENDS)('provider failures on %s', (kind) => {
 
   const jobs = async () =>
     (
-      await backend.db.query<{ status: string; attempts: number; last_error: string | null; last_error_code: string | null }>(
-        `SELECT status, attempts, last_error, last_error_code FROM pgembed.queue ORDER BY id`,
-      )
+      await backend.db.query<{
+        status: string;
+        attempts: number;
+        last_error: string | null;
+        last_error_code: string | null;
+      }>(`SELECT status, attempts, last_error, last_error_code FROM pgembed.queue ORDER BY id`)
     ).rows;
   const chunkCount = async () =>
     (await backend.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM docs_chunks`)).rows[0]!.n;
@@ -62,7 +65,9 @@ describe.each(BACKENDS)('provider failures on %s', (kind) => {
       expect(job.last_error).toMatch(/server had an error/);
     }
     expect(await chunkCount()).toBe(0);
-    const { rows: errors } = await backend.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pgembed.errors`);
+    const { rows: errors } = await backend.db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pgembed.errors`,
+    );
     expect(errors[0]!.n).toBe(15);
     expect(emulator.requests).toBeGreaterThanOrEqual(3);
 
@@ -84,7 +89,10 @@ describe.each(BACKENDS)('provider failures on %s', (kind) => {
     await backend.db.query(`SELECT pgembed.retry_failed()`);
     emulator.fault = 'wrong_dimensions';
     await waitFor(
-      async () => (await jobs()).every((job) => job.status === 'failed' && job.last_error_code === 'DIMENSION_MISMATCH'),
+      async () =>
+        (await jobs()).every(
+          (job) => job.status === 'failed' && job.last_error_code === 'DIMENSION_MISMATCH',
+        ),
       30_000,
       'dimension mismatches',
     );
@@ -94,7 +102,11 @@ describe.each(BACKENDS)('provider failures on %s', (kind) => {
   it('honours Retry-After on 429: the job waits at least that long', async () => {
     emulator.fault = 'rate_limited';
     worker = await startWorker({ db: backend.db, baseBackoffMs: 1, maxBackoffMs: 5, pollIntervalMs: 20 });
-    await waitFor(async () => (await jobs()).some((job) => job.last_error_code === 'PROVIDER_RATE_LIMITED'), 30_000, 'a 429');
+    await waitFor(
+      async () => (await jobs()).some((job) => job.last_error_code === 'PROVIDER_RATE_LIMITED'),
+      30_000,
+      'a 429',
+    );
     const { rows } = await backend.db.query<{ wait_ms: number }>(
       `SELECT extract(epoch FROM (run_at - now())) * 1000 AS wait_ms FROM pgembed.queue WHERE status = 'pending'`,
     );

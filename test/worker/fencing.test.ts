@@ -4,8 +4,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { findPipeline, type Pipeline } from '../../src/pipelines/pipeline.js';
 import { enableDocumentChunking } from '../../src/pipelines/enable.js';
+import { findPipeline, type Pipeline } from '../../src/pipelines/pipeline.js';
 import { createHashProvider } from '../../src/providers/hash.js';
 import type { EmbeddingProvider } from '../../src/providers/types.js';
 import { claimJobs } from '../../src/sql/queries/claimJobs.js';
@@ -50,16 +50,35 @@ describe.each(BACKENDS)('write-back fencing on %s', (kind) => {
     backend = await openBackend(kind, 'fencing');
     await backend.db.exec(`CREATE TABLE docs (id int PRIMARY KEY, body text)`);
     await backend.db.query(`INSERT INTO docs VALUES (1, 'the first version of the document')`);
-    await enableDocumentChunking(backend.db, { table: 'docs', column: 'body', provider: 'hash', dimensions: 32 });
+    await enableDocumentChunking(backend.db, {
+      table: 'docs',
+      column: 'body',
+      provider: 'hash',
+      dimensions: 32,
+    });
     pipeline = await findPipeline(backend.db, { pipeline: 'docs' });
   });
   afterEach(async () => backend?.cleanup());
 
   const run = (provider: EmbeddingProvider, jobs: Awaited<ReturnType<typeof claimJobs>>, lease: string) =>
-    processBatch({ db: backend.db, pipeline, provider, jobs, lease, events: new WorkerEvents(), signal: new AbortController().signal });
+    processBatch({
+      db: backend.db,
+      pipeline,
+      provider,
+      jobs,
+      lease,
+      events: new WorkerEvents(),
+      signal: new AbortController().signal,
+    });
 
   const claim = async (lease: string) =>
-    claimJobs(backend.db, { pipeline: 'docs', limit: 10, lease, leaseMs: 60_000, workerId: lease.slice(0, 8) });
+    claimJobs(backend.db, {
+      pipeline: 'docs',
+      limit: 10,
+      lease,
+      leaseMs: 60_000,
+      workerId: lease.slice(0, 8),
+    });
 
   it('a worker whose lease expired and was taken over writes nothing', async () => {
     const leaseA = randomUUID();
@@ -78,7 +97,9 @@ describe.each(BACKENDS)('write-back fencing on %s', (kind) => {
     expect(jobsB).toHaveLength(1);
     const resultB = await run(createHashProvider({ dimensions: 32 }), jobsB, leaseB);
     expect(resultB.completed).toHaveLength(1);
-    const { rows: before } = await backend.db.query(`SELECT id, embedding::text FROM docs_chunks ORDER BY id`);
+    const { rows: before } = await backend.db.query(
+      `SELECT id, embedding::text FROM docs_chunks ORDER BY id`,
+    );
 
     a.release();
     const resultA = await late;
@@ -86,7 +107,12 @@ describe.each(BACKENDS)('write-back fencing on %s', (kind) => {
     expect(resultA.written).toBe(0);
     const { rows: after } = await backend.db.query(`SELECT id, embedding::text FROM docs_chunks ORDER BY id`);
     expect(after).toEqual(before);
-    expect(await checkInvariants(backend.db, 'docs')).toMatchObject({ stale: [], wrongVectors: 0, orphans: 0, processing: 0 });
+    expect(await checkInvariants(backend.db, 'docs')).toMatchObject({
+      stale: [],
+      wrongVectors: 0,
+      orphans: 0,
+      processing: 0,
+    });
   });
 
   it('a worker whose document changed since it read it writes nothing; the newer job wins', async () => {
@@ -95,7 +121,9 @@ describe.each(BACKENDS)('write-back fencing on %s', (kind) => {
     const a = gatedProvider('hash-v1');
     const stale = run(a.provider, jobsA, leaseA);
     await a.inCall;
-    await backend.db.query(`UPDATE docs SET body = 'the second version, committed while the worker embedded the first' WHERE id = 1`);
+    await backend.db.query(
+      `UPDATE docs SET body = 'the second version, committed while the worker embedded the first' WHERE id = 1`,
+    );
 
     a.release();
     const resultA = await stale;
@@ -108,7 +136,12 @@ describe.each(BACKENDS)('write-back fencing on %s', (kind) => {
     const jobsB = await claim(leaseB);
     expect(jobsB).toHaveLength(1);
     await run(createHashProvider({ dimensions: 32 }), jobsB, leaseB);
-    expect(await checkInvariants(backend.db, 'docs')).toMatchObject({ stale: [], wrongVectors: 0, orphans: 0, processing: 0 });
+    expect(await checkInvariants(backend.db, 'docs')).toMatchObject({
+      stale: [],
+      wrongVectors: 0,
+      orphans: 0,
+      processing: 0,
+    });
     const { rows } = await backend.db.query<{ content: string }>(`SELECT content FROM docs_chunks`);
     expect(rows[0]!.content).toContain('second version');
   });

@@ -27,8 +27,22 @@ function countingHashProvider(dimensions: number) {
 }
 
 function paragraph(i: number, words = 120): string {
-  const vocabulary = ['vector', 'index', 'postgres', 'chunk', 'embedding', 'query', 'table', 'worker', 'lease', 'batch'];
-  return Array.from({ length: words }, (_, w) => `${vocabulary[(i * 7 + w * 3) % vocabulary.length]}${(i + w) % 13}`).join(' ');
+  const vocabulary = [
+    'vector',
+    'index',
+    'postgres',
+    'chunk',
+    'embedding',
+    'query',
+    'table',
+    'worker',
+    'lease',
+    'batch',
+  ];
+  return Array.from(
+    { length: words },
+    (_, w) => `${vocabulary[(i * 7 + w * 3) % vocabulary.length]}${(i + w) % 13}`,
+  ).join(' ');
 }
 
 async function queueCount(db: Database): Promise<number> {
@@ -55,13 +69,23 @@ describe.each(BACKENDS)('pipeline end to end on %s', (kind) => {
     const docs = kind === 'postgres' ? 1000 : 200;
     const perTx = docs / 10;
     await db.exec(`CREATE TABLE articles (id bigint PRIMARY KEY, title text, body text)`);
-    await enableDocumentChunking(db, { table: 'articles', column: 'body', provider: 'hash', chunkSize: 100, chunkOverlap: 10 });
+    await enableDocumentChunking(db, {
+      table: 'articles',
+      column: 'body',
+      provider: 'hash',
+      chunkSize: 100,
+      chunkOverlap: 10,
+    });
 
     for (let t = 0; t < 10; t++) {
       const insert = db.transaction(async (tx) => {
         await tx.query(
           `INSERT INTO articles (id, title, body) SELECT i, 't' || i, ($3::text[])[i - $1 + 1] FROM generate_series($1::int, $2::int) i`,
-          [t * perTx + 1, (t + 1) * perTx, Array.from({ length: perTx }, (_, j) => paragraph(t * perTx + j + 1))],
+          [
+            t * perTx + 1,
+            (t + 1) * perTx,
+            Array.from({ length: perTx }, (_, j) => paragraph(t * perTx + j + 1)),
+          ],
         );
         if (t === 9) throw new Error('roll back');
       });
@@ -75,7 +99,13 @@ describe.each(BACKENDS)('pipeline end to end on %s', (kind) => {
     await worker.drain({ timeoutMs: 120_000 });
 
     let report = await checkInvariants(db, 'articles');
-    expect(report).toMatchObject({ documents: docs - perTx, stale: [], wrongVectors: 0, orphans: 0, processing: 0 });
+    expect(report).toMatchObject({
+      documents: docs - perTx,
+      stale: [],
+      wrongVectors: 0,
+      orphans: 0,
+      processing: 0,
+    });
     const { rows: chunkRows } = await db.query<{ n: number; docs: number }>(
       `SELECT count(*)::int AS n, count(DISTINCT doc_id)::int AS docs FROM articles_chunks`,
     );
@@ -140,10 +170,16 @@ describe.each(BACKENDS)('pipeline end to end on %s', (kind) => {
       `INSERT INTO "Odd; Schema"."select" VALUES ('a''b', 1, $1), ('a''b', 2, NULL), ('c', 1, ''), ('c', 2, $2)`,
       [paragraph(1, 60), 'naïve café 日本語 😀 مرحبا'],
     );
-    worker = await startWorker({ db, providerFor: () => createHashProvider({ dimensions: 16 }), pollIntervalMs: 100 });
+    worker = await startWorker({
+      db,
+      providerFor: () => createHashProvider({ dimensions: 16 }),
+      pollIntervalMs: 100,
+    });
     await worker.drain();
     expect(await checkInvariants(db, 'select')).toMatchObject({ stale: [], wrongVectors: 0, orphans: 0 });
-    const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM "Odd; Schema"."select_chunks"`);
+    const { rows } = await db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM "Odd; Schema"."select_chunks"`,
+    );
     expect(rows[0]!.n).toBeGreaterThan(3);
 
     // A primary-key update moves the chunks to the new key.
@@ -152,7 +188,9 @@ describe.each(BACKENDS)('pipeline end to end on %s', (kind) => {
     expect(await checkInvariants(db, 'select')).toMatchObject({ stale: [], orphans: 0 });
 
     await db.query(`TRUNCATE "Odd; Schema"."select"`);
-    const { rows: after } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM "Odd; Schema"."select_chunks"`);
+    const { rows: after } = await db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM "Odd; Schema"."select_chunks"`,
+    );
     expect(after[0]!.n).toBe(0);
     expect(await queueCount(db)).toBe(0);
   });
@@ -161,13 +199,28 @@ describe.each(BACKENDS)('pipeline end to end on %s', (kind) => {
     const { db } = backend;
     await db.exec(`CREATE TABLE nokey (body text)`);
     await db.exec(`CREATE TABLE docs (id int PRIMARY KEY, body text, n int)`);
-    await expect(enableDocumentChunking(db, { table: 'missing', column: 'body' })).rejects.toThrow(/"missing" does not exist/);
-    await expect(enableDocumentChunking(db, { table: 'nokey', column: 'body' })).rejects.toThrow(/has no primary key/);
-    await expect(enableDocumentChunking(db, { table: 'docs', column: 'nope' })).rejects.toThrow(/has no column "nope"/);
-    await expect(enableDocumentChunking(db, { table: 'docs', column: 'n' })).rejects.toThrow(/not a text column/);
-    await expect(enableDocumentChunking(db, { table: 'docs', column: 'body', chunkSize: 300 })).rejects.toThrow(/exceeds the 254 tokens/);
+    await expect(enableDocumentChunking(db, { table: 'missing', column: 'body' })).rejects.toThrow(
+      /"missing" does not exist/,
+    );
+    await expect(enableDocumentChunking(db, { table: 'nokey', column: 'body' })).rejects.toThrow(
+      /has no primary key/,
+    );
+    await expect(enableDocumentChunking(db, { table: 'docs', column: 'nope' })).rejects.toThrow(
+      /has no column "nope"/,
+    );
+    await expect(enableDocumentChunking(db, { table: 'docs', column: 'n' })).rejects.toThrow(
+      /not a text column/,
+    );
     await expect(
-      enableDocumentChunking(db, { table: 'docs', column: 'body', provider: 'hash', apiKeyEnv: 'sk-live-123' }),
+      enableDocumentChunking(db, { table: 'docs', column: 'body', chunkSize: 300 }),
+    ).rejects.toThrow(/exceeds the 254 tokens/);
+    await expect(
+      enableDocumentChunking(db, {
+        table: 'docs',
+        column: 'body',
+        provider: 'hash',
+        apiKeyEnv: 'sk-live-123',
+      }),
     ).rejects.toThrow(/NAME of an environment variable/);
     const { rows } = await db.query<{ n: number }>(
       `SELECT (SELECT count(*) FROM pgembed.pipelines)::int + (SELECT count(*) FROM pg_tables WHERE tablename LIKE '%_chunks')::int AS n`,

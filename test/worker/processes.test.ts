@@ -8,7 +8,12 @@ import { enableDocumentChunking } from '../../src/pipelines/enable.js';
 import { hashEmbedding } from '../../src/providers/hash.js';
 import { hasPostgres, openBackend, type TestBackend } from '../support/databases.js';
 import { checkInvariants } from '../support/invariants.js';
-import { EMULATOR_KEY, EMULATOR_MODEL, type OpenAIEmulator, startOpenAIEmulator } from '../support/openai-emulator.js';
+import {
+  EMULATOR_KEY,
+  EMULATOR_MODEL,
+  type OpenAIEmulator,
+  startOpenAIEmulator,
+} from '../support/openai-emulator.js';
 import { exited, spawnWorker, waitFor } from '../support/processes.js';
 
 const DIMS = 64;
@@ -49,9 +54,12 @@ describe.skipIf(!hasPostgres())('worker processes on postgres', () => {
   });
 
   const start = (extra: string[] = []) => {
-    const child = spawnWorker(['--database-url', backend.url!, '--batch-size', '10', '--lease-ms', '2000', ...extra], {
-      PGEMBED_TEST_OPENAI_KEY: EMULATOR_KEY,
-    });
+    const child = spawnWorker(
+      ['--database-url', backend.url!, '--batch-size', '10', '--lease-ms', '2000', ...extra],
+      {
+        PGEMBED_TEST_OPENAI_KEY: EMULATOR_KEY,
+      },
+    );
     children.push(child);
     return child;
   };

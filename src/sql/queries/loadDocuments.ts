@@ -26,8 +26,14 @@ function stateQuery(pipeline: Pipeline, withContent: boolean): string {
 }
 
 /** Loads the documents of a batch with their state fingerprint, by primary key. */
-export async function loadDocuments(db: Queryable, pipeline: Pipeline, docKeys: unknown[][]): Promise<DocumentState[]> {
-  const { rows } = await db.query<DocumentState>(stateQuery(pipeline, true), [docKeys.map((k) => JSON.stringify(k))]);
+export async function loadDocuments(
+  db: Queryable,
+  pipeline: Pipeline,
+  docKeys: unknown[][],
+): Promise<DocumentState[]> {
+  const { rows } = await db.query<DocumentState>(stateQuery(pipeline, true), [
+    docKeys.map((k) => JSON.stringify(k)),
+  ]);
   return rows;
 }
 
@@ -37,6 +43,8 @@ export async function loadDocumentStates(
   pipeline: Pipeline,
   docKeys: unknown[][],
 ): Promise<Map<string, string>> {
-  const { rows } = await db.query<DocumentState>(stateQuery(pipeline, false), [docKeys.map((k) => JSON.stringify(k))]);
+  const { rows } = await db.query<DocumentState>(stateQuery(pipeline, false), [
+    docKeys.map((k) => JSON.stringify(k)),
+  ]);
   return new Map(rows.map((row) => [JSON.stringify(row.docKey), row.state]));
 }

@@ -5,7 +5,9 @@ import type { Queryable } from '../../db/types.js';
  * found nothing to do, before its final look at the queue.
  */
 export async function armWakeups(db: Queryable, pipelines: string[]): Promise<void> {
-  await db.query(`UPDATE pgembed.wakeups SET armed = true WHERE pipeline = ANY($1::text[]) AND NOT armed`, [pipelines]);
+  await db.query(`UPDATE pgembed.wakeups SET armed = true WHERE pipeline = ANY($1::text[]) AND NOT armed`, [
+    pipelines,
+  ]);
 }
 
 /** Disarms a pipeline's flag after a NOTIFY woke the workers: they drain the queue without more. */

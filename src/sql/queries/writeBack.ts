@@ -58,14 +58,24 @@ const STAGE_COLUMNS = [
  * Unchanged chunks (same index, text, offsets and model) stay as they are, so the vector index is
  * not churned; the rest are deleted and inserted from a staging table loaded with binary COPY.
  */
-export async function writeBack(tx: Transaction, pipeline: Pipeline, input: WriteBackInput): Promise<WriteBackResult> {
+export async function writeBack(
+  tx: Transaction,
+  pipeline: Pipeline,
+  input: WriteBackInput,
+): Promise<WriteBackResult> {
   const owned = await tx.query<{ id: string; docKey: unknown[] }>(
     `SELECT id::text AS id, doc_key AS "docKey" FROM pgembed.queue
      WHERE id = ANY($1::bigint[]) AND lease = $2::uuid
      ORDER BY id FOR UPDATE`,
     [input.jobIds, input.lease],
   );
-  const result: WriteBackResult = { completed: [], written: 0, stale: 0, chunksInserted: 0, chunksDeleted: 0 };
+  const result: WriteBackResult = {
+    completed: [],
+    written: 0,
+    stale: 0,
+    chunksInserted: 0,
+    chunksDeleted: 0,
+  };
   if (owned.rowCount === 0) return result;
   const keys = owned.rows.map((row) => row.docKey);
   const keyJson = keys.map((key) => JSON.stringify(key));
