@@ -56,9 +56,12 @@ export async function migrate(db: Database): Promise<number[]> {
 
 /** Highest migration id applied, or 0 when pgembed is not installed. */
 export async function installedVersion(db: Database): Promise<number> {
-  const { rows } = await db.query<{ version: number | null }>(
-    `SELECT CASE WHEN to_regclass('pgembed.migrations') IS NULL THEN 0
-            ELSE (SELECT coalesce(max(id), 0) FROM pgembed.migrations) END AS version`,
+  const { rows: table } = await db.query<{ found: boolean }>(
+    `SELECT to_regclass('pgembed.migrations') IS NOT NULL AS found`,
   );
-  return Number(rows[0]?.version ?? 0);
+  if (!table[0]?.found) return 0;
+  const { rows } = await db.query<{ version: number }>(
+    `SELECT coalesce(max(id), 0)::int AS version FROM pgembed.migrations`,
+  );
+  return rows[0]?.version ?? 0;
 }
