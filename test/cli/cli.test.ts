@@ -1,0 +1,174 @@
+/**
+ * The `pgembed` command as a user runs it: a separate process, on the embedded database in a temp
+ * directory, and against the native server.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPgliteDatabase } from '../../src/db/pglite.js';
+import { hasPostgres, openBackend } from '../support/databases.js';
+
+const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function pgembed(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', CLI, ...args],
+      {
+        env: { ...process.env, DATABASE_URL: '', ...env },
+        timeout: 120_000,
+      },
+    );
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('pgembed CLI on the embedded database', () => {
+  let dir: string;
+  let dataDir: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'pgembed-cli-'));
+    dataDir = join(dir, 'db');
+    const db = await createPgliteDatabase({ dataDir });
+    await db.exec(`CREATE TABLE articles (id int PRIMARY KEY, body text)`);
+    await db.exec(
+      `INSERT INTO articles VALUES (1, 'vacuum reclaims dead tuples'), (2, 'indexes speed up lookups')`,
+    );
+    await db.close();
+  });
+  afterAll(async () => rm(dir, { recursive: true, force: true }));
+
+  it('prints help with examples for every command', async () => {
+    const top = await pgembed(['--help']);
+    expect(top.code).toBe(0);
+    for (const command of ['init', 'enable', 'disable', 'worker', 'status', 'search', 'demo']) {
+      expect(top.stdout).toContain(command);
+      const help = await pgembed([command, '--help']);
+      expect(help.code).toBe(0);
+      expect(help.stdout).toMatch(/Examples:\n\s+\$ pgembed/);
+    }
+  });
+
+  it('init → enable → worker → status → search, with --json output', async () => {
+    const init = await pgembed(['init', '--data-dir', dataDir, '--json']);
+    expect(init.code).toBe(0);
+    expect(JSON.parse(init.stdout)).toMatchObject({ applied: [1, 2] });
+
+    const enable = await pgembed([
+      'enable',
+      'articles',
+      '--column',
+      'body',
+      '--provider',
+      'hash',
+      '--data-dir',
+      dataDir,
+      '--json',
+    ]);
+    expect(enable.code).toBe(0);
+    expect(JSON.parse(enable.stdout)).toMatchObject({ pipeline: 'articles', queued: 2, dimensions: 768 });
+
+    const worker = await pgembed(['worker', '--exit-when-drained', '--data-dir', dataDir, '--json']);
+    expect(worker.code).toBe(0);
+    expect(JSON.parse(worker.stdout)).toMatchObject({ documents: 2 });
+    expect(worker.stderr).toContain('"event":"batch:written"');
+
+    const status = await pgembed(['status', '--data-dir', dataDir, '--json']);
+    expect(JSON.parse(status.stdout).pipelines).toEqual([
+      expect.objectContaining({ pipeline: 'articles', pending: 0, processing: 0, failed: 0, chunks: 2 }),
+    ]);
+
+    const search = await pgembed([
+      'search',
+      'indexes speed up lookups',
+      '--table',
+      'articles',
+      '-k',
+      '1',
+      '--data-dir',
+      dataDir,
+      '--json',
+    ]);
+    expect(search.code).toBe(0);
+    expect(JSON.parse(search.stdout)).toEqual([
+      expect.objectContaining({ documentKey: [2], content: 'indexes speed up lookups' }),
+    ]);
+  });
+
+  it('fails with a one-line reason and a hint, and exit status 1', async () => {
+    const missing = await pgembed(['enable', 'nope', '--column', 'body', '--data-dir', dataDir]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^error: relation "nope" does not exist\nhint: .+\n$/);
+
+    const badColumn = await pgembed([
+      'enable',
+      'articles',
+      '--column',
+      'nope',
+      '--pipeline',
+      'p2',
+      '--data-dir',
+      dataDir,
+      '--json',
+    ]);
+    expect(badColumn.code).toBe(1);
+    expect(JSON.parse(badColumn.stdout)).toEqual({
+      error: {
+        message: 'pgembed: table articles has no column "nope"',
+        code: 'P0001',
+        hint: 'its columns are: id, body',
+      },
+    });
+
+    const badUrl = await pgembed(['status', '--database-url', 'mysql://x']);
+    expect(badUrl.code).toBe(1);
+    expect(badUrl.stderr).toMatch(/^error: database URL must start with postgres:\/\//);
+
+    const badK = await pgembed(['search', 'x', '--table', 'articles', '-k', 'many', '--data-dir', dataDir]);
+    expect(badK.code).toBe(1);
+    expect(badK.stderr).toContain('-k must be an integer between 1 and 1000');
+  });
+});
+
+describe.skipIf(!hasPostgres())('pgembed CLI against PostgreSQL', () => {
+  it('installs, enables and drains with DATABASE_URL', async () => {
+    const backend = await openBackend('postgres', 'cli');
+    try {
+      await backend.db.exec(`CREATE TABLE notes (id bigint PRIMARY KEY, body text)`);
+      await backend.db.query(`INSERT INTO notes SELECT i, 'note ' || i FROM generate_series(1, 50) i`);
+      const env = { DATABASE_URL: backend.url! };
+      expect((await pgembed(['init'], env)).stdout).toMatch(/already up to date/);
+      expect(
+        (
+          await pgembed(
+            ['enable', 'notes', '--column', 'body', '--provider', 'hash', '--dimensions', '64'],
+            env,
+          )
+        ).code,
+      ).toBe(0);
+      const worker = await pgembed(['worker', '--exit-when-drained', '--concurrency', '2', '--json'], env);
+      expect(JSON.parse(worker.stdout)).toMatchObject({ documents: 50 });
+      const { rows } = await backend.db.query<{ n: number }>(
+        `SELECT count(DISTINCT doc_id)::int AS n FROM notes_chunks`,
+      );
+      expect(rows[0]!.n).toBe(50);
+    } finally {
+      await backend.cleanup();
+    }
+  });
+});
