@@ -195,6 +195,41 @@ describe.each(BACKENDS)('pipeline end to end on %s', (kind) => {
     expect(await queueCount(db)).toBe(0);
   });
 
+  it('builds the indexes after a large backfill drains, not during it', async () => {
+    const { db } = backend;
+    await db.exec(`CREATE TABLE big (id int PRIMARY KEY, body text)`);
+    await db.query(
+      `INSERT INTO big SELECT i, 'row ' || i || ' of the backfill' FROM generate_series(1, 60) i`,
+    );
+    const result = await enableDocumentChunking(db, {
+      table: 'big',
+      column: 'body',
+      provider: 'hash',
+      dimensions: 16,
+      deferIndexRows: 50,
+    });
+    expect(result).toMatchObject({ queued: 60, index_state: 'deferred' });
+    const indexes = async () =>
+      (
+        await db.query<{ def: string }>(
+          `SELECT indexdef AS def FROM pg_indexes WHERE tablename = 'big_chunks' AND (indexdef LIKE '%hnsw%' OR indexdef LIKE '%gin%')`,
+        )
+      ).rows;
+    expect(await indexes()).toEqual([]);
+    worker = await startWorker({
+      db,
+      providerFor: () => createHashProvider({ dimensions: 16 }),
+      pollIntervalMs: 50,
+    });
+    await worker.drain();
+    const built = await indexes();
+    expect(built.map((row) => row.def).join('\n')).toMatch(
+      /USING hnsw \(embedding vector_cosine_ops\)[\s\S]*USING gin|USING gin[\s\S]*USING hnsw/,
+    );
+    const { rows } = await db.query(`SELECT index_state FROM pgembed.pipelines WHERE name = 'big'`);
+    expect(rows).toEqual([{ index_state: 'live' }]);
+  });
+
   it('refuses bad declarations with errors that name the problem, changing nothing', async () => {
     const { db } = backend;
     await db.exec(`CREATE TABLE nokey (body text)`);
