@@ -21,6 +21,8 @@ import { resolveWorkerConfig, type WorkerConfig } from './config.js';
 import { WorkerEvents } from './events.js';
 
 export const WAKE_CHANNEL = 'pgembed_wake';
+/** Errors caused by one input of a batch, not by the batch: worth retrying document by document. */
+const ISOLATED_ERRORS = new Set(['PROVIDER_INPUT_REJECTED', 'INPUT_TOO_LONG']);
 /** Pipelines are re-read this often, so new and changed pipelines are picked up without a restart. */
 const PIPELINE_REFRESH_MS = 5_000;
 
@@ -253,7 +255,12 @@ class WorkerImpl implements Worker {
     return provider;
   }
 
-  private async runBatch(pipeline: Pipeline, jobs: ClaimedJob[], lease: string): Promise<void> {
+  private async runBatch(
+    pipeline: Pipeline,
+    jobs: ClaimedJob[],
+    lease: string,
+    isolating = false,
+  ): Promise<void> {
     this.activeLeases.add(lease);
     this.events.emit('job:claimed', { pipeline: pipeline.name, jobs: jobs.length });
     const began = performance.now();
@@ -284,9 +291,15 @@ class WorkerImpl implements Worker {
         durationMs: performance.now() - began,
       });
     } catch (error) {
+      if (jobs.length > 1 && isPgembedError(error) && ISOLATED_ERRORS.has(error.code)) {
+        // The provider refused one request for one bad input: redo the documents one at a time
+        // (same lease) so only the offending document fails.
+        for (const job of jobs) await this.runBatch(pipeline, [job], lease, true);
+        return;
+      }
       await this.handleFailure(pipeline, jobs, lease, error);
     } finally {
-      this.activeLeases.delete(lease);
+      if (!isolating) this.activeLeases.delete(lease);
     }
   }
 

@@ -38,17 +38,14 @@ describe('migrations', () => {
     },
   );
 
-  it.skipIf(!hasPostgres())(
-    'reinstalls everything after the schema was dropped',
-    async () => {
-      const backend = await openBackend('postgres', 'migrate_again');
-      try {
-        await backend.db.exec(`DROP SCHEMA pgembed CASCADE`);
-        expect(await installedVersion(backend.db)).toBe(0);
-        expect((await migrate(backend.db)).length).toBe(loadMigrations().length);
-      } finally {
-        await backend.cleanup();
-      }
-    },
-  );
+  it.skipIf(!hasPostgres())('reinstalls everything after the schema was dropped', async () => {
+    const backend = await openBackend('postgres', 'migrate_again');
+    try {
+      await backend.db.exec(`DROP SCHEMA pgembed CASCADE`);
+      expect(await installedVersion(backend.db)).toBe(0);
+      expect((await migrate(backend.db)).length).toBe(loadMigrations().length);
+    } finally {
+      await backend.cleanup();
+    }
+  });
 });

@@ -21,14 +21,22 @@ describe('search on the embedded database', () => {
     // The hash provider maps equal texts to equal vectors: the exact text is the nearest neighbour.
     const results = await pg.search('delta epsilon', { table: 'notes', k: 2 });
     expect(results).toHaveLength(2);
-    expect(results[0]).toMatchObject({ documentKey: [2], chunkIndex: 0, content: 'delta epsilon', startChar: 0, endChar: 13 });
+    expect(results[0]).toMatchObject({
+      documentKey: [2],
+      chunkIndex: 0,
+      content: 'delta epsilon',
+      startChar: 0,
+      endChar: 13,
+    });
     expect(results[0]!.score).toBeCloseTo(1, 5);
     expect(results[1]!.score).toBeLessThan(results[0]!.score);
   });
 
   it('validates its input with messages that say what to do', async () => {
     await expect(pg.search('', { table: 'notes' })).rejects.toThrow(/non-empty string/);
-    await expect(pg.search('x', { table: 'notes', k: 0 })).rejects.toThrow(/k must be an integer between 1 and 1000/);
+    await expect(pg.search('x', { table: 'notes', k: 0 })).rejects.toThrow(
+      /k must be an integer between 1 and 1000/,
+    );
     await expect(pg.search('x', { table: 'nope' })).rejects.toThrow(/no pipeline reads table "nope"/);
     await expect(pg.search('x', { pipeline: 'nope' })).rejects.toThrow(/no pipeline named "nope"/);
     await expect(pg.search('x', {})).rejects.toThrow(/give a pipeline name or a table/);
@@ -39,4 +47,3 @@ describe('search on the embedded database', () => {
     expect(results.map((r) => r.documentKey)).toEqual([[1]]);
   });
 });
-

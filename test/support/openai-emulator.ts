@@ -22,6 +22,8 @@ export interface OpenAIEmulator {
   delayMs: number;
   /** Answer every request with this fault instead of embeddings. */
   fault: Fault | undefined;
+  /** Answer 400 to any request with an input containing this text. */
+  poison: string | undefined;
   close(): Promise<void>;
 }
 
@@ -31,6 +33,7 @@ export async function startOpenAIEmulator(options: { delayMs?: number } = {}): P
     requests: 0,
     delayMs: options.delayMs ?? 0,
     fault: undefined as Fault | undefined,
+    poison: undefined as string | undefined,
   };
   const server: Server = createServer(async (req, res) => {
     const body: Buffer[] = [];
@@ -91,7 +94,10 @@ export async function startOpenAIEmulator(options: { delayMs?: number } = {}): P
         { 'retry-after': '1' },
       );
     }
-    if (state.fault === 'bad_request') {
+    if (
+      state.fault === 'bad_request' ||
+      (state.poison && request.input.some((text) => text.includes(state.poison!)))
+    ) {
       return send(400, {
         error: {
           message: "This model's maximum context length is 8192 tokens.",
@@ -134,6 +140,12 @@ export async function startOpenAIEmulator(options: { delayMs?: number } = {}): P
     },
     set delayMs(value: number) {
       state.delayMs = value;
+    },
+    get poison() {
+      return state.poison;
+    },
+    set poison(value: string | undefined) {
+      state.poison = value;
     },
     get fault() {
       return state.fault;

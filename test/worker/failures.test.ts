@@ -99,6 +99,18 @@ describe.each(BACKENDS)('provider failures on %s', (kind) => {
     expect(await chunkCount()).toBe(0);
   });
 
+  it('a request refused for one bad input fails only that document', async () => {
+    emulator.poison = 'number 3';
+    worker = await startWorker({ db: backend.db, batchSize: 10, pollIntervalMs: 20 });
+    await worker.drain({ timeoutMs: 30_000 });
+    const failed = await jobs();
+    expect(failed).toEqual([
+      expect.objectContaining({ status: 'failed', last_error_code: 'PROVIDER_INPUT_REJECTED' }),
+    ]);
+    const { rows } = await backend.db.query(`SELECT DISTINCT doc_id FROM docs_chunks ORDER BY doc_id`);
+    expect(rows).toEqual([{ doc_id: 1 }, { doc_id: 2 }, { doc_id: 4 }, { doc_id: 5 }]);
+  });
+
   it('honours Retry-After on 429: the job waits at least that long', async () => {
     emulator.fault = 'rate_limited';
     worker = await startWorker({ db: backend.db, baseBackoffMs: 1, maxBackoffMs: 5, pollIntervalMs: 20 });

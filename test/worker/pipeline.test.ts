@@ -263,3 +263,32 @@ describe.each(BACKENDS)('pipeline end to end on %s', (kind) => {
     expect(rows[0]!.n).toBe(0);
   });
 });
+
+describe.skipIf(!hasPostgres())('writers without pgembed privileges on postgres', () => {
+  it('an application role with rights on its table alone can insert, update, delete and truncate', async () => {
+    const backend = await openBackend('postgres', 'app_role');
+    const { db } = backend;
+    const role = `app_${Date.now().toString(36)}`;
+    try {
+      await db.exec(`CREATE TABLE docs (id int PRIMARY KEY, body text)`);
+      await enableDocumentChunking(db, { table: 'docs', column: 'body', provider: 'hash', dimensions: 8 });
+      await db.exec(`CREATE ROLE ${role}; GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON docs TO ${role}`);
+      await db.transaction(async (tx) => {
+        await tx.query(`SET LOCAL ROLE ${role}`);
+        await tx.query(`INSERT INTO docs VALUES (1, 'one'), (2, 'two')`);
+        await tx.query(`UPDATE docs SET body = 'uno' WHERE id = 1`);
+        await tx.query(`DELETE FROM docs WHERE id = 2`);
+      });
+      const { rows } = await db.query(`SELECT doc_key FROM pgembed.queue ORDER BY doc_key`);
+      expect(rows).toEqual([{ doc_key: [1] }, { doc_key: [2] }]);
+      await db.transaction(async (tx) => {
+        await tx.query(`SET LOCAL ROLE ${role}`);
+        await tx.query(`TRUNCATE docs`);
+      });
+      expect((await db.query(`SELECT 1 FROM pgembed.queue`)).rowCount).toBe(0);
+    } finally {
+      await db.exec(`DROP OWNED BY ${role}; DROP ROLE IF EXISTS ${role}`).catch(() => {});
+      await backend.cleanup();
+    }
+  });
+});

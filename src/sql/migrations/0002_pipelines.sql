@@ -29,6 +29,13 @@ LANGUAGE sql IMMUTABLE AS $$
   FROM unnest(key_columns) WITH ORDINALITY AS t(c, i)
 $$;
 
+-- schema.table, both quoted: a regclass printed so it resolves under any search_path.
+CREATE FUNCTION pgembed._qualified(rel regclass) RETURNS text
+LANGUAGE sql STABLE AS $$
+  SELECT format('%I.%I', n.nspname, c.relname)
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = rel
+$$;
+
 -- Creates the vector and full-text indexes of a pipeline's chunk table and marks them live.
 -- Vectors beyond 2,000 dimensions (pgvector's HNSW limit for vector) are indexed as halfvec.
 CREATE FUNCTION pgembed._create_indexes(pipeline_name text) RETURNS void
@@ -56,6 +63,8 @@ $$;
 
 -- Creates the statement-level triggers that feed the queue. Generated per pipeline so each
 -- trigger body is static SQL with a cached plan (the write-path benchmark measures this).
+-- SECURITY DEFINER with a fixed search_path: roles that write the source table need no grants on
+-- the pgembed schema or the chunk table, and their writes can never fail for lack of them.
 CREATE FUNCTION pgembed._create_triggers(pipeline_name text) RETURNS void
 LANGUAGE plpgsql AS $create$
 DECLARE
@@ -73,7 +82,8 @@ BEGIN
   enqueue := 'INSERT INTO pgembed.queue (pipeline, doc_key) ';
 
   EXECUTE format(
-    $f$CREATE FUNCTION pgembed.%1$I() RETURNS trigger LANGUAGE plpgsql AS $body$
+    $f$CREATE FUNCTION pgembed.%1$I() RETURNS trigger LANGUAGE plpgsql
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $body$
     BEGIN
       %2$s SELECT %3$L, %4$s FROM new_rows n WHERE n.%5$I IS NOT NULL
       ON CONFLICT (pipeline, doc_key) WHERE status = 'pending' DO NOTHING;
@@ -84,7 +94,8 @@ BEGIN
 
   -- Changed content, and keys that appeared or vanished (an UPDATE of the primary key).
   EXECUTE format(
-    $f$CREATE FUNCTION pgembed.%1$I() RETURNS trigger LANGUAGE plpgsql AS $body$
+    $f$CREATE FUNCTION pgembed.%1$I() RETURNS trigger LANGUAGE plpgsql
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $body$
     BEGIN
       %2$s SELECT %3$L, k FROM (
         SELECT %4$s AS k FROM new_rows n LEFT JOIN old_rows o ON %6$s
@@ -104,25 +115,27 @@ BEGIN
   -- writing that document concurrently re-checks under its lock, and this job removes anything
   -- such a write could have left behind.
   EXECUTE format(
-    $f$CREATE FUNCTION pgembed.%1$I() RETURNS trigger LANGUAGE plpgsql AS $body$
+    $f$CREATE FUNCTION pgembed.%1$I() RETURNS trigger LANGUAGE plpgsql
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $body$
     BEGIN
       DELETE FROM %2$s c USING old_rows o WHERE %3$s;
       %4$s SELECT %5$L, %6$s FROM old_rows o
       ON CONFLICT (pipeline, doc_key) WHERE status = 'pending' DO NOTHING;
       RETURN NULL;
     END $body$$f$,
-    fn || '_delete', p.chunk_table,
+    fn || '_delete', pgembed._qualified(p.chunk_table),
     (SELECT string_agg(format('c.%I = o.%I', 'doc_' || c, c), ' AND ') FROM unnest(p.key_columns) c),
     enqueue, p.name, pgembed._key_expr(p.key_columns, 'o'));
 
   EXECUTE format(
-    $f$CREATE FUNCTION pgembed.%1$I() RETURNS trigger LANGUAGE plpgsql AS $body$
+    $f$CREATE FUNCTION pgembed.%1$I() RETURNS trigger LANGUAGE plpgsql
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $body$
     BEGIN
       DELETE FROM %2$s;
       DELETE FROM pgembed.queue WHERE pipeline = %3$L;
       RETURN NULL;
     END $body$$f$,
-    fn || '_truncate', p.chunk_table, p.name);
+    fn || '_truncate', pgembed._qualified(p.chunk_table), p.name);
 
   EXECUTE format('CREATE TRIGGER %I AFTER INSERT ON %s REFERENCING NEW TABLE AS new_rows '
                  'FOR EACH STATEMENT EXECUTE FUNCTION pgembed.%I()', 'pgembed_' || p.id || '_insert', p.source_table, fn || '_insert');
