@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { getChunker, tokenizerFor } from '../chunking/index.js';
 import type { Chunk } from '../chunking/types.js';
 import type { Database } from '../db/types.js';
 import { PgembedError } from '../errors.js';
@@ -9,6 +8,8 @@ import type { ClaimedJob } from '../sql/queries/claimJobs.js';
 import { loadDocuments } from '../sql/queries/loadDocuments.js';
 import { loadStoredEmbeddings } from '../sql/queries/loadStoredEmbeddings.js';
 import { type ChunkRow, type WriteBackResult, writeBack } from '../sql/queries/writeBack.js';
+import { chunkDocument } from './chunkDocument.js';
+import { embedAll } from './embed.js';
 import type { WorkerEvents } from './events.js';
 
 export interface BatchOutcome extends WriteBackResult {
@@ -43,8 +44,6 @@ export async function processBatch(args: {
     pipeline,
     jobs.map((job) => job.docKey),
   );
-  const chunker = getChunker(pipeline.chunkStrategy);
-  const tokenizer = tokenizerFor(pipeline.provider, pipeline.model);
   const chunkedStates = new Map<string, string>();
   const perDoc: { docKey: unknown[]; chunks: Chunk[] }[] = [];
   const unchunkable: BatchOutcome['unchunkable'] = [];
@@ -53,16 +52,8 @@ export async function processBatch(args: {
   for (const doc of docs) {
     const key = JSON.stringify(doc.docKey);
     try {
-      const chunks =
-        doc.content === null || doc.content.trim() === ''
-          ? []
-          : chunker(doc.content, {
-              chunkSize: pipeline.chunkSize,
-              chunkOverlap: pipeline.chunkOverlap,
-              tokenizer,
-            });
+      perDoc.push({ docKey: doc.docKey, chunks: chunkDocument(pipeline, doc.content) });
       chunkedStates.set(key, doc.state);
-      perDoc.push({ docKey: doc.docKey, chunks });
     } catch (error) {
       const job = jobByKey.get(key);
       if (!job) continue;
@@ -126,46 +117,4 @@ export async function processBatch(args: {
     }),
   );
   return { ...result, embedded: pending.size, reused, unchunkable };
-}
-
-async function embedAll(
-  provider: EmbeddingProvider,
-  pipeline: Pipeline,
-  texts: [hash: string, text: string][],
-  events: WorkerEvents,
-  signal: AbortSignal,
-): Promise<Map<string, number[]>> {
-  const vectors = new Map<string, number[]>();
-  for (let start = 0; start < texts.length; start += provider.maxBatchSize) {
-    const slice = texts.slice(start, start + provider.maxBatchSize);
-    const began = performance.now();
-    const result = await provider.embed(
-      slice.map(([, text]) => text),
-      { inputType: 'document', signal },
-    );
-    events.emit('provider:called', {
-      pipeline: pipeline.name,
-      provider: pipeline.provider,
-      model: pipeline.model,
-      inputs: slice.length,
-      durationMs: performance.now() - began,
-    });
-    if (result.length !== slice.length) {
-      throw new PgembedError(
-        'PROVIDER_BAD_RESPONSE',
-        `provider ${pipeline.provider} returned ${result.length} embeddings for ${slice.length} inputs`,
-        { kind: 'retriable' },
-      );
-    }
-    result.forEach((vector, i) => {
-      if (vector.length !== pipeline.dimensions) {
-        throw new PgembedError(
-          'DIMENSION_MISMATCH',
-          `model ${pipeline.model} returned ${vector.length} dimensions but the chunk table ${pipeline.chunkTable} holds ${pipeline.dimensions}; nothing was written`,
-        );
-      }
-      vectors.set(slice[i]![0], vector);
-    });
-  }
-  return vectors;
 }
