@@ -1,0 +1,223 @@
+/**
+ * Ingest throughput: documents already in a table → `enable_document_chunking` (backfill) → one
+ * worker (concurrency 2, `hash` provider, 768 dimensions) drains the queue. The backlog is larger
+ * than `defer_index_rows`, so chunks are written without the HNSW and GIN indexes, which are built
+ * once the queue is empty; that build is the subject of ingest-hnsw.ts and is reported here apart.
+ *
+ * Baseline, same run: the very same chunk rows (same columns, same 768-dim vectors) written by one
+ * raw `COPY … FROM STDIN (FORMAT BINARY)` into an index-less table of the chunk table's shape,
+ * timed before and after the pgembed run (A/B/A) so drift on this shared machine cancels out.
+ *
+ *   npx tsx bench/ingest.ts [--quick]
+ */
+import pg from 'pg';
+import copyStreams from 'pg-copy-streams';
+import { getChunker, tokenizerFor } from '../src/chunking/index.js';
+import { type CopyValue, encodeCopyBinary } from '../src/db/copyBinary.js';
+import { hashEmbedding } from '../src/providers/hash.js';
+import { chunkHash } from '../src/worker/batch.js';
+import { documentText, isQuick, now, openBenchDatabase, report } from './support/common.js';
+import { DIMENSIONS, loadSourceDocuments, runIngest } from './support/ingest.js';
+
+const quick = isQuick();
+const DOCS = quick ? 4_000 : 20_000;
+// ~120 words ≈ 170 cl100k tokens: one chunk per document, like a support article paragraph.
+const WORDS = 120;
+const CHUNK_SIZE = 256;
+const CHUNK_OVERLAP = 32;
+const MODEL = 'hash-v1';
+const GOAL = 0.5;
+
+interface ChunkRow {
+  docId: number;
+  index: number;
+  content: string;
+  tokenCount: number;
+  startChar: number;
+  endChar: number;
+  embedding: number[];
+  hash: string;
+}
+
+/** What the worker computes for each document, computed here once for the baseline (untimed). */
+function chunkRows(docs: number): { rows: ChunkRow[]; cpuMs: number } {
+  const chunker = getChunker('token');
+  const tokenizer = tokenizerFor('hash', MODEL);
+  const began = now();
+  const rows: ChunkRow[] = [];
+  for (let id = 1; id <= docs; id++) {
+    for (const chunk of chunker(documentText(id, WORDS), {
+      chunkSize: CHUNK_SIZE,
+      chunkOverlap: CHUNK_OVERLAP,
+      tokenizer,
+    })) {
+      rows.push({
+        docId: id,
+        index: chunk.index,
+        content: chunk.content,
+        tokenCount: chunk.tokenCount,
+        startChar: chunk.startChar,
+        endChar: chunk.endChar,
+        embedding: hashEmbedding(chunk.content, DIMENSIONS, MODEL),
+        hash: chunkHash(MODEL, chunk.content),
+      });
+    }
+  }
+  return { rows, cpuMs: now() - began };
+}
+
+const BASELINE_COLUMNS = [
+  'doc_id',
+  'chunk_index',
+  'content',
+  'token_count',
+  'start_char',
+  'end_char',
+  'heading_path',
+  'embedding',
+  'model',
+  'content_hash',
+];
+
+/**
+ * One COPY of every row (encoding included: any loader must produce the bytes), in one autocommit
+ * statement, into a table with the chunk table's columns and defaults but no index or constraint.
+ * Returns rows per second.
+ */
+async function copyBaseline(url: string, rows: ChunkRow[]): Promise<number> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(`DROP TABLE IF EXISTS copy_baseline`);
+    await client.query(
+      `CREATE TABLE copy_baseline (
+         id bigint GENERATED ALWAYS AS IDENTITY, doc_id int NOT NULL, chunk_index int NOT NULL,
+         content text NOT NULL, token_count int NOT NULL, start_char int NOT NULL, end_char int NOT NULL,
+         heading_path text[], embedding vector(${DIMENSIONS}) NOT NULL, model text NOT NULL,
+         content_hash text NOT NULL, created_at timestamptz NOT NULL DEFAULT now(),
+         metadata jsonb NOT NULL DEFAULT '{}')`,
+    );
+    await client.query('CHECKPOINT');
+    const began = now();
+    const stream = client.query(
+      copyStreams.from(`COPY copy_baseline (${BASELINE_COLUMNS.join(', ')}) FROM STDIN (FORMAT BINARY)`),
+    );
+    const done = new Promise<void>((resolve, reject) => {
+      stream.on('error', reject);
+      stream.on('finish', resolve);
+    });
+    const slice = 1_000;
+    for (let start = 0; start < rows.length; start += slice) {
+      const data = encodeCopyBinary(
+        rows
+          .slice(start, start + slice)
+          .map((row): CopyValue[] => [
+            { type: 'int4', value: row.docId },
+            { type: 'int4', value: row.index },
+            { type: 'text', value: row.content },
+            { type: 'int4', value: row.tokenCount },
+            { type: 'int4', value: row.startChar },
+            { type: 'int4', value: row.endChar },
+            { type: 'null' },
+            { type: 'vector', value: row.embedding },
+            { type: 'text', value: MODEL },
+            { type: 'text', value: row.hash },
+          ]),
+      );
+      // encodeCopyBinary writes a whole COPY stream (header … trailer); splice the slices into one.
+      const body = data.subarray(
+        start === 0 ? 0 : 19,
+        start + slice >= rows.length ? data.length : data.length - 2,
+      );
+      if (!stream.write(body)) await new Promise((resolve) => stream.once('drain', resolve));
+    }
+    stream.end();
+    await done;
+    return rows.length / ((now() - began) / 1000);
+  } finally {
+    await client.end();
+  }
+}
+
+async function main(): Promise<void> {
+  const bench = await openBenchDatabase('ingest', { durable: true });
+  try {
+    const { rows, cpuMs } = chunkRows(DOCS);
+    await loadSourceDocuments(bench.db, 'articles', DOCS, WORDS);
+
+    const copyBefore = await copyBaseline(bench.url, rows);
+    await bench.db.exec('CHECKPOINT');
+    const result = await runIngest(
+      bench.db,
+      {
+        table: 'articles',
+        docs: DOCS,
+        words: WORDS,
+        chunkSize: CHUNK_SIZE,
+        chunkOverlap: CHUNK_OVERLAP,
+        deferIndexRows: 0,
+        concurrency: 2,
+      },
+      rows.length,
+    );
+    await bench.db.exec('CHECKPOINT');
+    const copyAfter = await copyBaseline(bench.url, rows);
+
+    const copyRate = (copyBefore + copyAfter) / 2;
+    const writeRate = result.chunks / (result.writeMs / 1000);
+    const totalRate = result.chunks / (result.totalMs / 1000);
+    const chunkEmbedRate = rows.length / (cpuMs / 1000);
+    report(
+      'ingest',
+      [
+        {
+          metric: 'ingest, enable → all chunks committed',
+          pgembed: writeRate,
+          baseline: copyRate,
+          unit: 'chunks/s',
+          ratio: writeRate / copyRate,
+          goal: `≥ ${GOAL} of COPY`,
+          met: writeRate / copyRate >= GOAL,
+        },
+        {
+          metric: 'ingest incl. deferred HNSW + GIN build',
+          pgembed: totalRate,
+          baseline: copyRate,
+          unit: 'chunks/s',
+          ratio: totalRate / copyRate,
+          goal: 'info',
+          met: null,
+        },
+        {
+          metric: 'chunk + hash-embed alone, 1 core (no DB)',
+          pgembed: chunkEmbedRate,
+          baseline: null,
+          unit: 'chunks/s',
+          ratio: null,
+          goal: 'info',
+          met: null,
+        },
+      ],
+      {
+        quick,
+        docs: DOCS,
+        chunks: result.chunks,
+        dimensions: DIMENSIONS,
+        copyRowsPerSecond: { before: copyBefore, after: copyAfter },
+        writeMs: result.writeMs,
+        totalMs: result.totalMs,
+        indexBuildMs: result.indexBuildMs,
+        indexState: result.indexState,
+        // Share of one core the Node process (worker: chunking, hashing, COPY encoding) used while
+        // writing: near 1 means the single JS thread is what bounds the ingest.
+        nodeCpuShareOfWrite: result.nodeCpuMs / result.writeMs,
+        worker: { batches: result.batches, batchMs: result.batchMs, providerMs: result.providerMs },
+        versions: bench.versions,
+      },
+    );
+  } finally {
+    await bench.close();
+  }
+}
+
+await main();
