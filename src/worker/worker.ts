@@ -96,6 +96,7 @@ class WorkerImpl implements Worker {
   private loops: Promise<void>[] = [];
   private timers: NodeJS.Timeout[] = [];
   private wakeWaiters: (() => void)[] = [];
+  private woken = false;
   private rotation = 0;
   private stopping = false;
   private stopped: Promise<void> | undefined;
@@ -117,6 +118,8 @@ class WorkerImpl implements Worker {
     this.listener = await this.db.listen(
       WAKE_CHANNEL,
       (pipeline) => {
+        // A pipeline this worker has not seen yet (just enabled): re-read the list before looking.
+        if (!this.pipelines.some((p) => p.name === pipeline)) this.pipelinesLoadedAt = 0;
         disarmWakeup(this.db, pipeline).catch(() => {});
         this.wake();
       },
@@ -131,6 +134,9 @@ class WorkerImpl implements Worker {
   }
 
   private wake(): void {
+    // A wake-up that arrives while no loop sleeps (during the last look before sleeping) must not be
+    // lost: the next sleep returns at once.
+    this.woken = true;
     const waiters = this.wakeWaiters;
     this.wakeWaiters = [];
     for (const resolve of waiters) resolve();
@@ -208,6 +214,8 @@ class WorkerImpl implements Worker {
   }
 
   private async idle(): Promise<void> {
+    // Wake-ups from before this point were for work the last look already covered.
+    this.woken = false;
     const pipelines = this.pipelines.map((p) => p.name);
     if (pipelines.length > 0) {
       // Arm first, then look once more: a job committed before the arm was seen by this look,
@@ -229,7 +237,10 @@ class WorkerImpl implements Worker {
 
   /** Waits for `ms`, a NOTIFY, or shutdown, whichever comes first. */
   private sleep(ms: number): Promise<void> {
-    if (this.stopping) return Promise.resolve();
+    if (this.stopping || this.woken) {
+      this.woken = false;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
       const timer = setTimeout(done, ms);
       function done() {
