@@ -59,7 +59,10 @@ function encodeField(field: CopyValue): Buffer {
       buf.writeInt32BE(4 + dims * 4);
       buf.writeInt16BE(dims, 4);
       buf.writeInt16BE(0, 6);
-      for (let i = 0; i < dims; i++) buf.writeFloatBE(field.value[i]!, 8 + i * 4);
+      // Float32Array is host-endian (little on every platform Node supports); one swap32 makes it
+      // big-endian, ~10× faster than a writeFloatBE per value.
+      const floats = Buffer.from(Float32Array.from(field.value).buffer);
+      floats.swap32().copy(buf, 8);
       return buf;
     }
   }
