@@ -38,6 +38,13 @@ export function createPostgresDatabase(options: PostgresOptions): Database {
     async transaction(fn) {
       const client = await pool.connect();
       let broken = false;
+      // A checked-out client has no pool listener: a connection lost between two statements (server
+      // restart) would otherwise be an unhandled 'error' event and end the process. The statement
+      // in flight fails instead, and the client is discarded.
+      const onError = () => {
+        broken = true;
+      };
+      client.on('error', onError);
       try {
         await client.query('BEGIN');
         const tx: Transaction = {
@@ -61,6 +68,7 @@ export function createPostgresDatabase(options: PostgresOptions): Database {
         }
         throw error;
       } finally {
+        client.off('error', onError);
         client.release(broken);
       }
     },
