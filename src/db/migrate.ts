@@ -51,6 +51,13 @@ export async function migrate(db: Database): Promise<number[]> {
     });
     if (didApply) applied.push(migration.id);
   }
+  if (applied.length > 0) {
+    // Tables added by an upgrade must reach the least-privilege worker role, when there is one.
+    await db.query(
+      `SELECT pgembed.grant_worker_role() FROM pg_roles WHERE rolname = 'pgembed_worker'
+         AND to_regprocedure('pgembed.grant_worker_role(name)') IS NOT NULL`,
+    );
+  }
   return applied;
 }
 

@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createPostgresDatabase } from '../../src/db/postgres.js';
 import { enableDocumentChunking } from '../../src/pipelines/enable.js';
 import { findPipeline, type Pipeline } from '../../src/pipelines/pipeline.js';
 import { createHashProvider } from '../../src/providers/hash.js';
@@ -12,6 +13,7 @@ import { claimJobs } from '../../src/sql/queries/claimJobs.js';
 import { recoverExpiredLeases } from '../../src/sql/queries/recoverExpiredLeases.js';
 import { processBatch } from '../../src/worker/batch.js';
 import { WorkerEvents } from '../../src/worker/events.js';
+import { startWorker } from '../../src/worker/worker.js';
 import { BACKENDS, hasPostgres, openBackend, type TestBackend } from '../support/databases.js';
 import { checkInvariants } from '../support/invariants.js';
 
@@ -144,5 +146,72 @@ describe.each(BACKENDS)('write-back fencing on %s', (kind) => {
     });
     const { rows } = await backend.db.query<{ content: string }>(`SELECT content FROM docs_chunks`);
     expect(rows[0]!.content).toContain('second version');
+  });
+});
+
+describe.skipIf(!hasPostgres())('a change absorbed by a pending job on postgres', () => {
+  it('is never lost when a worker claims that job before the change commits', async () => {
+    const backend = await openBackend('postgres', 'absorbed');
+    const writer = createPostgresDatabase({ connectionString: backend.url!, max: 1 });
+    try {
+      const { db } = backend;
+      await db.exec(`CREATE TABLE docs (id int PRIMARY KEY, body text)`);
+      await enableDocumentChunking(db, { table: 'docs', column: 'body', provider: 'hash', dimensions: 32 });
+      await db.query(`INSERT INTO docs VALUES (1, 'first version')`); // job pending, not yet claimed
+      const pipeline = await findPipeline(db, { pipeline: 'docs' });
+
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      let updated!: () => void;
+      const updateDone = new Promise<void>((resolve) => {
+        updated = resolve;
+      });
+      // The writer changes the document (its trigger finds the pending job) but has not committed.
+      const transaction = writer.transaction(async (tx) => {
+        await tx.query(`UPDATE docs SET body = 'second version' WHERE id = 1`);
+        updated();
+        await released;
+      });
+      await updateDone;
+
+      // A worker claims now. Whatever it gets, it processes before the writer commits.
+      const lease = randomUUID();
+      const jobs = await claimJobs(db, {
+        pipeline: 'docs',
+        limit: 10,
+        lease,
+        leaseMs: 60_000,
+        workerId: 'w',
+      });
+      if (jobs.length > 0) {
+        await processBatch({
+          db,
+          pipeline,
+          provider: createHashProvider({ dimensions: 32 }),
+          jobs,
+          lease,
+          events: new WorkerEvents(),
+          signal: new AbortController().signal,
+        });
+      }
+      release();
+      await transaction;
+
+      const worker = await startWorker({
+        db,
+        providerFor: () => createHashProvider({ dimensions: 32 }),
+        pollIntervalMs: 50,
+      });
+      await worker.drain();
+      await worker.stop();
+      expect(await checkInvariants(db, 'docs')).toMatchObject({ stale: [], orphans: 0, processing: 0 });
+      const { rows } = await db.query<{ content: string }>(`SELECT content FROM docs_chunks`);
+      expect(rows).toEqual([{ content: 'second version' }]);
+    } finally {
+      await writer.close();
+      await backend.cleanup();
+    }
   });
 });
