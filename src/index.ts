@@ -10,7 +10,7 @@
  * await pg.db.query(`INSERT INTO notes (body) VALUES ($1)`, ['PostgreSQL stores rows in heap pages.']);
  * const worker = await pg.startWorker();
  * await worker.drain();
- * console.log(await pg.search('where are rows stored?', { table: 'notes', k: 3 }));
+ * console.log(await pg.search('where are rows stored?', { table: 'notes', k: 3 })); // hybrid by default
  * await worker.stop();
  * await pg.close();
  * ```
@@ -73,7 +73,26 @@ export { type EnableOptions, type EnableResult, enableDocumentChunking } from '.
 export { findPipeline, listPipelines, type Pipeline } from './pipelines/pipeline.js';
 export { createProvider } from './providers/index.js';
 export type { EmbeddingProvider, EmbedOptions, ProviderConfig } from './providers/types.js';
-export { type SearchOptions, type SearchResult, search, searchByVector } from './search/search.js';
+export { type ReindexOptions, type ReindexResult, reindex } from './search/indexes.js';
+export {
+  type LatencySummary,
+  measureRecall,
+  type RecallOptions,
+  type RecallReport,
+  type TuneOptions,
+  type TuneReport,
+  tuneEfSearch,
+} from './search/recall.js';
+export {
+  type FilterValue,
+  type HybridOptions,
+  hybridSearch,
+  type SearchFilter,
+  type SearchOptions,
+  type SearchResult,
+  search,
+  searchByVector,
+} from './search/search.js';
 export type { WorkerConfig } from './worker/config.js';
 export type { WorkerEventMap } from './worker/events.js';
 export { startWorker, type Worker, type WorkerOptions, type WorkerStats } from './worker/worker.js';

@@ -4,22 +4,40 @@
  * source offsets.
  */
 import { PgembedError } from '../errors.js';
-import { tokenChunker } from './token.js';
+import { chunkHierarchy, type Hierarchy, type HierarchyLevel } from './hierarchical.js';
+import { markdownChunker } from './markdown.js';
+import { recursiveChunker } from './recursive.js';
+import { semanticChunker } from './semantic.js';
+import { sentenceChunker } from './sentence.js';
+import { tokenChunker, validateChunkOptions } from './token.js';
 import { tiktokenTokenizer, wordPieceTokenizer } from './tokenizers.js';
 import type { Chunk, Chunker, Tokenizer } from './types.js';
 
+export type { Hierarchy, HierarchyLevel } from './hierarchical.js';
+export { type Block, markdownChunker, scanBlocks } from './markdown.js';
 export { isGraphemeBreak } from './offsets.js';
+export { embeddingText } from './pack.js';
+export { recursiveChunker } from './recursive.js';
+export { semanticChunker } from './semantic.js';
+export { sentenceChunker } from './sentence.js';
 export { tokenChunker, validateChunkOptions } from './token.js';
 export { type TiktokenEncoding, tiktokenTokenizer, tokenizerFor, wordPieceTokenizer } from './tokenizers.js';
 export type { Chunk, Chunker, ChunkOptions, Tokenizer, TokenSegments } from './types.js';
 
 /**
- * Strategies by name. `sentence`, `semantic`, `markdown` and `recursive` (SPEC §6) register here as
- * they are built; the pipeline config refers to strategies by these names.
+ * Strategies by name (SPEC §6); the pipeline config refers to strategies by these names, and
+ * `pgembed._chunk_strategies()` in SQL lists the same ones.
  */
 const STRATEGIES = {
   token: tokenChunker,
+  sentence: sentenceChunker,
+  semantic: semanticChunker,
+  markdown: markdownChunker,
+  recursive: recursiveChunker,
 } as const satisfies Record<string, Chunker>;
+
+/** The strategy names, in the order the docs list them. */
+export const STRATEGY_NAMES = Object.keys(STRATEGIES) as StrategyName[];
 
 export type StrategyName = keyof typeof STRATEGIES;
 
@@ -29,12 +47,23 @@ export type TokenizerName = 'cl100k_base' | 'o200k_base' | 'wordpiece';
 export interface ChunkCallOptions {
   /** Default `'token'`. */
   strategy?: StrategyName;
-  /** Budget per chunk in tokens; default 400. For `'wordpiece'` (all-MiniLM-L6-v2) it must be ≤ 254. */
+  /**
+   * Budget per chunk in tokens; default 400, or the tokenizer's `maxInputTokens` when smaller
+   * (`'wordpiece'`, all-MiniLM-L6-v2: 254). A budget above `maxInputTokens` is refused.
+   */
   chunkSize?: number;
   /** Tokens repeated from the end of the previous chunk; default 50. */
   chunkOverlap?: number;
   /** Default `'cl100k_base'` (OpenAI's text-embedding-3-* and ada-002). */
   tokenizer?: Tokenizer | TokenizerName;
+  /** Title and heading path ahead of each chunk for the embedder (`Chunk.context`); default on for `markdown` only. */
+  context?: boolean;
+  /** Document title for the context (markdown falls back to front matter `title:` or the first heading). */
+  title?: string;
+  /** Between headings in the context's path; default `' > '`. */
+  headingSeparator?: string;
+  /** Locale for sentence segmentation; default the runtime's. */
+  locale?: string;
 }
 
 const DEFAULTS = {
@@ -42,7 +71,9 @@ const DEFAULTS = {
   chunkSize: 400,
   chunkOverlap: 50,
   tokenizer: 'cl100k_base',
-} as const satisfies Required<ChunkCallOptions>;
+} as const satisfies Required<
+  Pick<ChunkCallOptions, 'strategy' | 'chunkSize' | 'chunkOverlap' | 'tokenizer'>
+>;
 
 /** The chunker registered as `name`; throws INVALID_ARGUMENT listing the known names otherwise. */
 export function getChunker(name: string): Chunker {
@@ -84,13 +115,86 @@ export function resolveTokenizer(tokenizer: Tokenizer | TokenizerName): Tokenize
  * for (const c of chunks) {
  *   console.log(c.index, c.startChar, c.endChar, c.tokenCount); // 0 0 424 100, then 1 385 814 100, …
  * }
+ * // Structure-aware, with the heading path as context for the embedder:
+ * const [first] = chunk(doc, { strategy: 'markdown', chunkSize: 100 });
+ * first.headingPath; // ['Release notes']
+ * embeddingText(first); // "# Release notes", a blank line, then the content
  * // For the local model (all-MiniLM-L6-v2), stay within its 254-piece window:
  * chunk(doc, { tokenizer: 'wordpiece', chunkSize: 254, chunkOverlap: 32 });
  */
 export function chunk(source: string, options: ChunkCallOptions = {}): Chunk[] {
   const strategy = options.strategy ?? DEFAULTS.strategy;
-  const chunkSize = options.chunkSize ?? DEFAULTS.chunkSize;
-  const chunkOverlap = options.chunkOverlap ?? DEFAULTS.chunkOverlap;
   const tokenizer = resolveTokenizer(options.tokenizer ?? DEFAULTS.tokenizer);
-  return getChunker(strategy)(source, { chunkSize, chunkOverlap, tokenizer });
+  const limit = tokenizer.maxInputTokens ?? Number.POSITIVE_INFINITY;
+  const chunkSize = options.chunkSize ?? Math.min(DEFAULTS.chunkSize, limit);
+  if (chunkSize > limit) {
+    throw new PgembedError(
+      'INVALID_ARGUMENT',
+      `chunkSize ${chunkSize} exceeds the ${limit} tokens ${tokenizer.name} models read; the model would silently ignore the rest — use chunkSize ${limit} or less`,
+    );
+  }
+  const chunkOverlap = options.chunkOverlap ?? Math.min(DEFAULTS.chunkOverlap, chunkSize - 1);
+  const { context, title, headingSeparator, locale } = options;
+  return getChunker(strategy)(source, {
+    chunkSize,
+    chunkOverlap,
+    tokenizer,
+    ...(context === undefined ? {} : { context }),
+    ...(title === undefined ? {} : { title }),
+    ...(headingSeparator === undefined ? {} : { headingSeparator }),
+    ...(locale === undefined ? {} : { locale }),
+  });
+}
+
+export interface HierarchicalCallOptions
+  extends Omit<ChunkCallOptions, 'strategy' | 'chunkSize' | 'chunkOverlap'> {
+  /** Sections first, then the chunks cut from each section; default markdown 2000/0, then semantic 400/50. */
+  levels?: HierarchyLevel[];
+}
+
+/**
+ * Hierarchical chunking: sections by one strategy, then chunks by another inside each section. Chunks
+ * carry `parentIndex` (their section's `index`) and, by default, their section's title and heading
+ * path as context. Only the chunks' size is bounded by the model; sections are for reading, not
+ * embedding.
+ *
+ * @example
+ * import { chunkHierarchical } from 'pgembed/chunking';
+ *
+ * const { sections, chunks } = chunkHierarchical('# Guide\n\nStep one. Step two.', {
+ *   levels: [
+ *     { strategy: 'markdown', chunkSize: 2000, chunkOverlap: 0 },
+ *     { strategy: 'semantic', chunkSize: 400, chunkOverlap: 50 },
+ *   ],
+ * });
+ * sections[chunks[0].parentIndex!].headingPath; // ['Guide']
+ */
+export function chunkHierarchical(source: string, options: HierarchicalCallOptions = {}): Hierarchy {
+  const tokenizer = resolveTokenizer(options.tokenizer ?? DEFAULTS.tokenizer);
+  const levels = options.levels ?? [
+    { strategy: 'markdown', chunkSize: 2000, chunkOverlap: 0 },
+    { strategy: 'semantic', chunkSize: Math.min(400, tokenizer.maxInputTokens ?? 400), chunkOverlap: 50 },
+  ];
+  const limit = tokenizer.maxInputTokens ?? Number.POSITIVE_INFINITY;
+  const inner = levels[levels.length - 1];
+  if (inner && inner.chunkSize > limit) {
+    throw new PgembedError(
+      'INVALID_ARGUMENT',
+      `the chunks' chunkSize ${inner.chunkSize} exceeds the ${limit} tokens ${tokenizer.name} models read; use ${limit} or less`,
+    );
+  }
+  for (const level of levels) validateChunkOptions(level);
+  const { context, title, headingSeparator, locale } = options;
+  return chunkHierarchy(
+    source,
+    levels,
+    {
+      tokenizer,
+      ...(context === undefined ? {} : { context }),
+      ...(title === undefined ? {} : { title }),
+      ...(headingSeparator === undefined ? {} : { headingSeparator }),
+      ...(locale === undefined ? {} : { locale }),
+    },
+    getChunker,
+  );
 }

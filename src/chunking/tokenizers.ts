@@ -92,6 +92,8 @@ export function tiktokenTokenizer(encoding: TiktokenEncoding): Tokenizer {
   };
   return {
     name: encoding,
+    // OpenAI's embedding models read 8,192 tokens per input.
+    maxInputTokens: 8192,
     count: (text) => (text.length === 0 ? 0 : api.countTokens(text, SPECIALS_AS_TEXT)),
     segments,
     boundaries: (text) => clusterBoundaries(segments(text)),
@@ -260,6 +262,8 @@ function createWordPieceTokenizer(): Tokenizer {
 
   return {
     name: 'all-MiniLM-L6-v2 WordPiece',
+    // 256 positions, two of which are [CLS] and [SEP].
+    maxInputTokens: 254,
     count: (text) => (text.length === 0 ? 0 : hf.encode(text, { add_special_tokens: false }).ids.length),
     segments,
     boundaries: (text) => clusterBoundaries(segments(text)),
@@ -267,6 +271,8 @@ function createWordPieceTokenizer(): Tokenizer {
 }
 
 const CAPITAL_SIGMA = 0x03a3;
+/** What BertNormalizer's clean_text removes (tab, CR and LF are whitespace, not removed). */
+const DROPPED = /[\0\ufffd]|(?![\t\n\r])[\p{Cc}\p{Cf}\p{Co}\p{Cs}]/gu;
 /** Context enough for Final_Sigma (cased letters around, skipping case-ignorables like `.` and `'`). */
 const SIGMA_CONTEXT = 32;
 
@@ -275,8 +281,10 @@ const SIGMA_CONTEXT = 32;
  * sections, so this one character is normalized in context rather than on its own.
  */
 function lowerSigma(text: string, i: number): string {
-  const before = text.slice(Math.max(0, i - SIGMA_CONTEXT), i);
-  const after = text.slice(i + 1, i + 1 + SIGMA_CONTEXT);
+  // The normalizer drops control, format and surrogate code points before it lowercases, so they
+  // must not decide the sigma's form here either ("ΟΣ\udc00x" lowercases as "οσx").
+  const before = text.slice(Math.max(0, i - SIGMA_CONTEXT), i).replace(DROPPED, '');
+  const after = text.slice(i + 1, i + 1 + SIGMA_CONTEXT).replace(DROPPED, '');
   const lowered = (before + text[i] + after).toLowerCase();
   return lowered.charAt(lowered.length - after.toLowerCase().length - 1);
 }

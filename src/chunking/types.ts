@@ -13,12 +13,25 @@ export interface Chunk {
   tokenCount: number;
   /** Headings enclosing the chunk (markdown strategy), outermost first. */
   headingPath?: string[];
+  /** Index of the parent chunk (hierarchical chunking): the section this chunk was cut from. */
   parentIndex?: number;
+  /**
+   * Text the embedder reads before `content` (never part of the source span): the document's title,
+   * the heading path (`# Parent > ## Child`), and for a piece of a split code block or table the
+   * opening fence or header rows it needs to render. The embedded text is
+   * `embeddingText(chunk)` = context, a blank line, content; it fits `chunkSize` tokens as a whole.
+   */
+  context?: string;
 }
 
 export interface Tokenizer {
   /** Name for messages and docs, e.g. 'cl100k_base' or 'all-MiniLM-L6-v2 WordPiece'. */
   readonly name: string;
+  /**
+   * The most tokens one input may have for the model to read all of it (special tokens it adds
+   * excluded), when known: chunk budgets above it are refused.
+   */
+  readonly maxInputTokens?: number;
   /** Number of tokens of `text` as the model counts them (without special tokens). */
   count(text: string): number;
   /**
@@ -56,6 +69,17 @@ export interface ChunkOptions {
   /** Tokens repeated from the end of the previous chunk. */
   chunkOverlap: number;
   tokenizer: Tokenizer;
+  /**
+   * Put the title and heading path ahead of each chunk's content for the embedder (`Chunk.context`).
+   * Strategies default it: on for `markdown`, off for the others.
+   */
+  context?: boolean;
+  /** The document's title for the context (e.g. from a title column). Markdown falls back to its front matter `title:` or first heading. */
+  title?: string;
+  /** Between the headings of the path in the context; default `' > '`. */
+  headingSeparator?: string;
+  /** BCP 47 locale for sentence segmentation (`sentence`, `semantic`, `recursive`); default the runtime's. */
+  locale?: string;
 }
 
 export type Chunker = (source: string, options: ChunkOptions) => Chunk[];

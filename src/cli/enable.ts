@@ -1,4 +1,5 @@
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
+import type { HierarchyLevel } from '../chunking/hierarchical.js';
 import { enableDocumentChunking } from '../pipelines/enable.js';
 import { type GlobalOptions, output, parseInteger, withDatabase, withDatabaseOptions } from './common.js';
 
@@ -15,6 +16,26 @@ interface EnableCliOptions extends GlobalOptions {
   apiKeyEnv?: string;
   baseUrl?: string;
   backfill: boolean;
+  titleColumn?: string;
+  context?: boolean;
+  headingSeparator?: string;
+  locale?: string;
+  levels?: HierarchyLevel[];
+}
+
+/** `markdown:2000,semantic:400:50` → levels (size, then optional overlap, per level). */
+function parseLevels(value: string): HierarchyLevel[] {
+  return value.split(',').map((part) => {
+    const [strategy, size, overlap] = part.trim().split(':');
+    const chunkSize = Number(size);
+    const chunkOverlap = overlap === undefined ? 0 : Number(overlap);
+    if (!strategy || !Number.isInteger(chunkSize) || !Number.isInteger(chunkOverlap)) {
+      throw new InvalidArgumentError(
+        `--levels takes strategy:size[:overlap] per level, e.g. markdown:2000,semantic:400:50 (got "${part}")`,
+      );
+    }
+    return { strategy, chunkSize, chunkOverlap };
+  });
 }
 
 export function registerEnable(program: Command): void {
@@ -23,7 +44,27 @@ export function registerEnable(program: Command): void {
       .command('enable <table>')
       .description('start keeping a table embedded: chunk table, index, triggers, backfill')
       .requiredOption('--column <name>', 'text column holding each document')
-      .option('--strategy <name>', 'chunking strategy', 'token')
+      .option(
+        '--strategy <name>',
+        'chunking strategy: token | sentence | semantic | markdown | recursive | hierarchical',
+        'token',
+      )
+      .option(
+        '--levels <levels>',
+        'hierarchical: sections then chunks, strategy:size[:overlap] each (default markdown:2000,semantic:400:50)',
+        parseLevels,
+      )
+      .option(
+        '--title-column <name>',
+        "text column with each document's title, put ahead of its chunks for the embedder",
+      )
+      .option(
+        '--context',
+        'put the title and heading path ahead of each chunk for the embedder (default for markdown)',
+      )
+      .option('--no-context', 'embed each chunk without title or heading path')
+      .option('--heading-separator <text>', "between headings in the context's path (default ' > ')")
+      .option('--locale <tag>', 'locale for sentence segmentation, e.g. de')
       .option(
         '--chunk-size <tokens>',
         'tokens per chunk (default 400, or the model limit)',
@@ -52,6 +93,8 @@ export function registerEnable(program: Command): void {
 Examples:
   $ pgembed enable articles --column body
   $ pgembed enable docs --column content --chunk-size 200 --chunk-overlap 20
+  $ pgembed enable pages --column body --strategy markdown --title-column title
+  $ pgembed enable manuals --column body --strategy hierarchical --levels markdown:1500,semantic:200:20
   $ pgembed enable docs --column content --provider openai --model text-embedding-3-small --api-key-env OPENAI_API_KEY`,
       ),
   ).action(async (table: string, options: EnableCliOptions) => {
@@ -70,6 +113,13 @@ Examples:
         apiKeyEnv: options.apiKeyEnv,
         baseUrl: options.baseUrl,
         backfill: options.backfill,
+        levels: options.levels,
+        chunkOptions: {
+          context: options.context,
+          headingSeparator: options.headingSeparator,
+          locale: options.locale,
+          titleColumn: options.titleColumn,
+        },
       });
       output(
         options,

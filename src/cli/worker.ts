@@ -54,6 +54,17 @@ Examples:
         pollIntervalMs: options.pollMs,
       });
       logEvents(worker.events);
+      // Provider events (issue 4): a paused pipeline needs a human; 429s show pacing at work.
+      for (const [event, level] of [
+        ['pipeline:paused', 'error'],
+        ['provider:rate_limited', 'warn'],
+      ] as const) {
+        worker.events.on(event, (payload) =>
+          process.stderr.write(
+            `${JSON.stringify({ time: new Date().toISOString(), level, event, ...payload })}\n`,
+          ),
+        );
+      }
       let signals = 0;
       const shutdown = async (signal: string) => {
         signals++;

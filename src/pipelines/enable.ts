@@ -1,3 +1,4 @@
+import type { HierarchyLevel } from '../chunking/hierarchical.js';
 import type { Queryable } from '../db/types.js';
 import { PgembedError } from '../errors.js';
 import { createProvider, knownDimensions } from '../providers/index.js';
@@ -25,6 +26,35 @@ export interface EnableOptions {
   deferIndexRows?: number;
   maxAttempts?: number;
   backfill?: boolean;
+  /** Strategy options stored with the pipeline (see `ChunkingOptions`). */
+  chunkOptions?: ChunkingOptions;
+  /**
+   * Hierarchical chunking (`chunkStrategy: 'hierarchical'`): sections, then chunks inside each
+   * section; default markdown 2000/0 then semantic 400/50. `chunkSize`/`chunkOverlap` do not apply.
+   */
+  levels?: HierarchyLevel[];
+}
+
+/** Per-pipeline chunking options, stored as `pgembed.pipelines.chunk_options` (jsonb, snake_case). */
+export interface ChunkingOptions {
+  /** Title and heading path ahead of each chunk for the embedder; default on for `markdown` only. */
+  context?: boolean;
+  /** Between headings in the context's path; default `' > '`. */
+  headingSeparator?: string;
+  /** BCP 47 locale for sentence segmentation, e.g. `'de'`. */
+  locale?: string;
+  /** A text column of the source table holding each document's title (for the context). */
+  titleColumn?: string;
+}
+
+/** The jsonb the SQL function takes: snake_case keys, undefined ones left out. */
+export function chunkOptionsJson(options: ChunkingOptions): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (options.context !== undefined) out.context = options.context;
+  if (options.headingSeparator !== undefined) out.heading_separator = options.headingSeparator;
+  if (options.locale !== undefined) out.locale = options.locale;
+  if (options.titleColumn !== undefined) out.title_column = options.titleColumn;
+  return out;
 }
 
 export interface EnableResult {
@@ -36,11 +66,12 @@ export interface EnableResult {
   chunk_strategy: string;
   chunk_size: number;
   chunk_overlap: number;
+  chunk_options: Record<string, unknown>;
   queued: number;
   index_state: 'live' | 'deferred';
 }
 
-const SQL_ARGUMENTS: [keyof EnableOptions, string, string][] = [
+const SQL_ARGUMENTS: [Exclude<keyof EnableOptions, 'levels'>, string, string][] = [
   ['chunkStrategy', 'chunk_strategy', 'text'],
   ['chunkSize', 'chunk_size', 'int'],
   ['chunkOverlap', 'chunk_overlap', 'int'],
@@ -54,6 +85,7 @@ const SQL_ARGUMENTS: [keyof EnableOptions, string, string][] = [
   ['deferIndexRows', 'defer_index_rows', 'bigint'],
   ['maxAttempts', 'max_attempts', 'int'],
   ['backfill', 'backfill', 'boolean'],
+  ['chunkOptions', 'chunk_options', 'jsonb'],
 ];
 
 /**
@@ -72,7 +104,31 @@ export async function enableDocumentChunking(db: Queryable, options: EnableOptio
       'enable needs a table and a column, e.g. { table: "articles", column: "body" }',
     );
   }
-  const resolved = { ...options };
+  const hierarchical = options.chunkStrategy === 'hierarchical' || options.levels !== undefined;
+  if (hierarchical && (options.chunkSize !== undefined || options.chunkOverlap !== undefined)) {
+    throw new PgembedError(
+      'INVALID_ARGUMENT',
+      'hierarchical chunking takes its sizes from levels, not chunkSize/chunkOverlap, e.g. levels: [{ strategy: "markdown", chunkSize: 2000, chunkOverlap: 0 }, { strategy: "semantic", chunkSize: 400, chunkOverlap: 50 }]',
+    );
+  }
+  const resolved: Omit<EnableOptions, 'chunkOptions' | 'levels' | 'chunkStrategy'> & {
+    chunkOptions?: string;
+    chunkStrategy?: string;
+    levels?: string;
+  } = {
+    ...options,
+    chunkStrategy: hierarchical ? undefined : options.chunkStrategy,
+    chunkOptions: options.chunkOptions ? JSON.stringify(chunkOptionsJson(options.chunkOptions)) : undefined,
+    levels: options.levels
+      ? JSON.stringify(
+          options.levels.map((l) => ({
+            strategy: l.strategy,
+            chunk_size: l.chunkSize,
+            chunk_overlap: l.chunkOverlap,
+          })),
+        )
+      : undefined,
+  };
   const provider = options.provider ?? 'local';
   if (
     resolved.dimensions === undefined &&
@@ -93,8 +149,13 @@ export async function enableDocumentChunking(db: Queryable, options: EnableOptio
     params.push(resolved[field]);
     named.push(`${name} => $${params.length}::${type}`);
   }
+  if (resolved.levels !== undefined) {
+    params.push(resolved.levels);
+    named.push(`levels => $${params.length}::jsonb`);
+  }
+  const fn = hierarchical ? 'enable_hierarchical_chunking' : 'enable_document_chunking';
   const { rows } = await db.query<{ result: EnableResult }>(
-    `SELECT pgembed.enable_document_chunking($1::text::regclass, $2::name${named.map((n) => `, ${n}`).join('')}) AS result`,
+    `SELECT pgembed.${fn}($1::text::regclass, $2::name${named.map((n) => `, ${n}`).join('')}) AS result`,
     params,
   );
   return rows[0]!.result;

@@ -1,17 +1,30 @@
 import { z } from 'zod';
 import { PgembedError } from '../errors.js';
+import { createAzureOpenAIProvider } from './azure-openai.js';
+import { cohereModelInfo, createCohereProvider } from './cohere.js';
 import { createHashProvider, HASH_DEFAULT_DIMENSIONS, HASH_MAX_DIMENSIONS } from './hash.js';
+import type { LimiterRegistry } from './limiter.js';
 import { createLocalProvider, LOCAL_DIMENSIONS, LOCAL_MODEL } from './local.js';
+import { createOllamaProvider, ollamaModelInfo } from './ollama.js';
 import { createOpenAIProvider, type OpenAIProviderDeps, openaiModelDimensions } from './openai.js';
 import type { EmbeddingProvider, ProviderConfig } from './types.js';
+import { anthropicExplained, createVoyageProvider, voyageModelInfo } from './voyage.js';
 
+export { createAzureOpenAIProvider } from './azure-openai.js';
+export { createCohereProvider } from './cohere.js';
 export { createHashProvider, hashEmbedding } from './hash.js';
+export { LimiterRegistry, RateLimiter, type RateLimits } from './limiter.js';
 export { createLocalProvider } from './local.js';
+export { createOllamaProvider } from './ollama.js';
 export { createOpenAIProvider, decodeBase64Float32, parseRetryAfter } from './openai.js';
 export type * from './types.js';
+export { createVoyageProvider } from './voyage.js';
 
-/** Seams for tests (key lookup, HTTP, clock); production passes nothing. */
-export type ProviderDeps = OpenAIProviderDeps;
+/**
+ * Seams for tests (key lookup, HTTP, clock) and the worker's shared {@link LimiterRegistry};
+ * production passes nothing.
+ */
+export type ProviderDeps = OpenAIProviderDeps & { limiters?: LimiterRegistry };
 
 /** A {@link ProviderConfig} after validation: absent and `null` fields are both `undefined`. */
 export type ResolvedProviderConfig = z.infer<typeof configSchema>;
@@ -44,14 +57,32 @@ const configSchema = z.object({
     })
     .nullish()
     .transform((value) => value ?? undefined),
-  timeoutMs: z
-    .number({ error: `timeoutMs must be an integer between 1 and ${MAX_TIMEOUT_MS}` })
-    .int({ error: `timeoutMs must be an integer between 1 and ${MAX_TIMEOUT_MS}` })
-    .min(1, { error: `timeoutMs must be an integer between 1 and ${MAX_TIMEOUT_MS}` })
-    .max(MAX_TIMEOUT_MS, { error: `timeoutMs must be an integer between 1 and ${MAX_TIMEOUT_MS}` })
+  timeoutMs: integer('timeoutMs', 1, MAX_TIMEOUT_MS),
+  requestsPerMinute: integer('requestsPerMinute', 1, 10_000_000),
+  tokensPerMinute: integer('tokensPerMinute', 1, 1_000_000_000),
+  maxConcurrency: integer('maxConcurrency', 1, 256),
+  apiVersion: z
+    .string({ error: 'apiVersion must look like 2024-10-21' })
+    .regex(/^\d{4}-\d{2}-\d{2}(-preview)?$/, { error: 'apiVersion must look like 2024-10-21' })
+    .nullish()
+    .transform((value) => value ?? undefined),
+  keepAlive: z
+    .string({ error: 'keepAlive must be a duration such as "5m"' })
+    .max(20, { error: 'keepAlive must be a duration such as "5m"' })
     .nullish()
     .transform((value) => value ?? undefined),
 });
+
+function integer(name: string, min: number, max: number) {
+  const error = `${name} must be an integer between ${min} and ${max}`;
+  return z
+    .number({ error })
+    .int({ error })
+    .min(min, { error })
+    .max(max, { error })
+    .nullish()
+    .transform((value) => value ?? undefined);
+}
 
 type Factory = (config: ResolvedProviderConfig, deps: ProviderDeps) => EmbeddingProvider;
 
@@ -59,14 +90,14 @@ const registry = new Map<string, Factory>([
   [
     'hash',
     (config) => {
-      onlyForOpenAI(config);
+      only(config, 'hash', []);
       return createHashProvider({ model: config.model, dimensions: config.dimensions });
     },
   ],
   [
     'local',
     (config) => {
-      onlyForOpenAI(config);
+      only(config, 'local', []);
       if (config.model !== LOCAL_MODEL) invalid(`local provider supports only model "${LOCAL_MODEL}"`);
       if (config.dimensions !== undefined && config.dimensions !== LOCAL_DIMENSIONS) {
         invalid(`dimensions for local ${LOCAL_MODEL} must be ${LOCAL_DIMENSIONS}`);
@@ -74,8 +105,42 @@ const registry = new Map<string, Factory>([
       return createLocalProvider();
     },
   ],
-  ['openai', (config, deps) => createOpenAIProvider(config, deps)],
+  ['openai', (config, deps) => createOpenAIProvider(only(config, 'openai', REMOTE), deps)],
+  [
+    'azure-openai',
+    (config, deps) =>
+      createAzureOpenAIProvider(only(config, 'azure-openai', [...REMOTE, 'apiVersion']), deps),
+  ],
+  ['ollama', (config, deps) => createOllamaProvider(only(config, 'ollama', [...REMOTE, 'keepAlive']), deps)],
+  ['voyage', (config, deps) => createVoyageProvider(only(config, 'voyage', REMOTE), deps)],
+  ['cohere', (config, deps) => createCohereProvider(only(config, 'cohere', REMOTE), deps)],
+  ['anthropic', () => anthropicExplained()],
 ]);
+
+/** Fields every HTTP provider takes. */
+const REMOTE = [
+  'baseUrl',
+  'apiKeyEnv',
+  'timeoutMs',
+  'requestsPerMinute',
+  'tokensPerMinute',
+  'maxConcurrency',
+] as const;
+const OPTIONAL_FIELDS = [...REMOTE, 'apiVersion', 'keepAlive'] as const;
+
+/** Refuses fields the provider does not use (a typo'd setting must not be silently ignored). */
+function only(
+  config: ResolvedProviderConfig,
+  provider: string,
+  allowed: readonly string[],
+): ResolvedProviderConfig {
+  for (const field of OPTIONAL_FIELDS) {
+    if (config[field] !== undefined && !allowed.includes(field)) {
+      invalid(`${field} is not used by the ${provider} provider; remove it`);
+    }
+  }
+  return config;
+}
 
 /** Names accepted in `ProviderConfig.provider`. */
 export const PROVIDER_NAMES: readonly string[] = [...registry.keys()];
@@ -121,15 +186,16 @@ export function knownDimensions(provider: string, model: string): number | undef
     case 'local':
       return model === LOCAL_MODEL ? LOCAL_DIMENSIONS : undefined;
     case 'openai':
+    case 'azure-openai':
       return openaiModelDimensions(model);
+    case 'voyage':
+      return voyageModelInfo(model)?.dimensions;
+    case 'cohere':
+      return cohereModelInfo(model)?.dimensions;
+    case 'ollama':
+      return ollamaModelInfo(model)?.dimensions;
     default:
       return undefined;
-  }
-}
-
-function onlyForOpenAI(config: ResolvedProviderConfig): void {
-  for (const field of ['baseUrl', 'apiKeyEnv', 'timeoutMs'] as const) {
-    if (config[field] !== undefined) invalid(`${field} is only used by the openai provider; remove it`);
   }
 }
 

@@ -19,6 +19,18 @@ export interface EmbeddingProvider {
   readonly maxBatchSize: number;
   /** Most tokens accepted for one input (in the model's tokenizer). */
   readonly maxInputTokens: number;
+  /**
+   * Most tokens accepted in one request, all inputs together (OpenAI 300,000; Voyage 120,000 to
+   * 1,000,000 by model). Absent: no limit beyond `maxBatchSize` × `maxInputTokens`.
+   */
+  readonly maxBatchTokens?: number;
+  /**
+   * Tokens of `text` as this provider counts them: exact where we ship the model's tokenizer
+   * (`tokenCountExact`), otherwise a documented over-estimate, used to size batches.
+   */
+  countTokens?(text: string): number;
+  /** Whether `countTokens` is the provider's own tokenizer (then an over-long input is refused before sending). */
+  readonly tokenCountExact?: boolean;
   /** One vector per input, in input order. */
   embed(texts: readonly string[], options: EmbedOptions): Promise<number[][]>;
   close?(): Promise<void>;
@@ -35,4 +47,13 @@ export interface ProviderConfig {
   apiKeyEnv?: string | undefined;
   /** Per-request timeout. */
   timeoutMs?: number | undefined;
+  /** Pacing when the provider sends no rate-limit headers (or to stay below them). */
+  requestsPerMinute?: number | undefined;
+  tokensPerMinute?: number | undefined;
+  /** Upper bound of the adaptive number of requests in flight on this key. Default 16. */
+  maxConcurrency?: number | undefined;
+  /** azure-openai: REST api-version. Default 2024-10-21. */
+  apiVersion?: string | undefined;
+  /** ollama: how long the server keeps the model loaded after a request ("5m", "1h", "-1"). */
+  keepAlive?: string | undefined;
 }

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { embeddingText } from '../chunking/index.js';
 import type { Chunk } from '../chunking/types.js';
 import type { Database } from '../db/types.js';
 import { PgembedError } from '../errors.js';
@@ -7,8 +8,8 @@ import type { EmbeddingProvider } from '../providers/types.js';
 import type { ClaimedJob } from '../sql/queries/claimJobs.js';
 import { loadDocuments } from '../sql/queries/loadDocuments.js';
 import { loadStoredEmbeddings } from '../sql/queries/loadStoredEmbeddings.js';
-import { type ChunkRow, type WriteBackResult, writeBack } from '../sql/queries/writeBack.js';
-import { chunkDocument } from './chunkDocument.js';
+import { type ChunkRow, type SectionRow, type WriteBackResult, writeBack } from '../sql/queries/writeBack.js';
+import { chunkDocumentWithSections, withOverride } from './chunkDocument.js';
 import { embedAll } from './embed.js';
 import type { WorkerEvents } from './events.js';
 
@@ -46,13 +47,27 @@ export async function processBatch(args: {
   );
   const chunkedStates = new Map<string, string>();
   const perDoc: { docKey: unknown[]; chunks: Chunk[] }[] = [];
+  const sections: SectionRow[] = [];
   const unchunkable: BatchOutcome['unchunkable'] = [];
   const jobByKey = new Map(jobs.map((job) => [JSON.stringify(job.docKey), job]));
 
   for (const doc of docs) {
     const key = JSON.stringify(doc.docKey);
     try {
-      perDoc.push({ docKey: doc.docKey, chunks: chunkDocument(pipeline, doc.content) });
+      const chunked = chunkDocumentWithSections(withOverride(pipeline, doc.override), doc.content, doc.title);
+      perDoc.push({ docKey: doc.docKey, chunks: chunked.chunks });
+      for (const section of chunked.sections ?? []) {
+        sections.push({
+          docKey: doc.docKey,
+          sectionIndex: section.index,
+          content: section.content,
+          tokenCount: section.tokenCount,
+          startChar: section.startChar,
+          endChar: section.endChar,
+          headingPath: section.headingPath ?? null,
+          context: section.context ?? null,
+        });
+      }
       chunkedStates.set(key, doc.state);
     } catch (error) {
       const job = jobByKey.get(key);
@@ -83,10 +98,12 @@ export async function processBatch(args: {
   let reused = 0;
   for (const doc of perDoc) {
     for (const chunk of doc.chunks) {
-      const hash = chunkHash(pipeline.model, chunk.content);
+      // What the model reads: the context (title, heading path) ahead of the content, when there is one.
+      const text = embeddingText(chunk);
+      const hash = chunkHash(pipeline.model, text);
       const known = stored.get(hash);
       if (known) reused++;
-      else pending.set(hash, chunk.content);
+      else pending.set(hash, text);
       rows.push({
         docKey: doc.docKey,
         chunkIndex: chunk.index,
@@ -95,6 +112,8 @@ export async function processBatch(args: {
         startChar: chunk.startChar,
         endChar: chunk.endChar,
         headingPath: chunk.headingPath ?? null,
+        context: chunk.context ?? null,
+        parentIndex: chunk.parentIndex ?? null,
         contentHash: hash,
         embedding: known ? (JSON.parse(known) as number[]) : undefined,
       });
@@ -114,6 +133,7 @@ export async function processBatch(args: {
       lease,
       chunkedStates,
       chunks: complete,
+      sections,
     }),
   );
   return { ...result, embedded: pending.size, reused, unchunkable };

@@ -21,6 +21,11 @@ export interface WorkerConfig {
   shutdownTimeoutMs: number;
   /** Pipelines to serve; all when empty. */
   pipelines: string[];
+  /**
+   * How often to look for pgembed.test_provider() requests (one read of a sequence); 0 disables.
+   * 1 s: test_provider() callers wait at most about this long plus the probe itself.
+   */
+  providerTestPollMs: number;
 }
 
 export const workerDefaults = {
@@ -34,6 +39,7 @@ export const workerDefaults = {
   maxBackoffMs: 600_000,
   shutdownTimeoutMs: 30_000,
   pipelines: [],
+  providerTestPollMs: 1_000,
 } satisfies WorkerConfig;
 
 const INTEGER_RANGES: Record<Exclude<keyof WorkerConfig, 'pipelines'>, [number, number]> = {
@@ -44,6 +50,7 @@ const INTEGER_RANGES: Record<Exclude<keyof WorkerConfig, 'pipelines'>, [number, 
   baseBackoffMs: [1, 3_600_000],
   maxBackoffMs: [1, 86_400_000],
   shutdownTimeoutMs: [0, 3_600_000],
+  providerTestPollMs: [0, 3_600_000],
 };
 
 export function resolveWorkerConfig(input: Partial<WorkerConfig> = {}): WorkerConfig {

@@ -24,8 +24,24 @@ export interface WorkerEventMap {
     provider: string;
     model: string;
     inputs: number;
+    /** Input tokens as the provider counts them (an estimate for providers without a shipped tokenizer). */
+    tokens: number;
     durationMs: number;
   };
+  /** The provider answered 429: the shared limiter halved its concurrency and pauses for `retryAfterSeconds`. */
+  'provider:rate_limited': {
+    provider: string;
+    model: string;
+    retryAfterSeconds: number;
+    concurrency: number;
+  };
+  /**
+   * A configuration error (rejected key, missing key variable, unknown model) paused the pipeline:
+   * its jobs wait, uncharged, until `pgembed.resume_pipeline(name)`.
+   */
+  'pipeline:paused': { pipeline: string; code: string; message: string };
+  /** A `pgembed.test_provider()` request was answered. */
+  'provider:tested': { pipeline: string; ok: boolean; latencyMs: number };
   'leases:recovered': { jobs: number };
   'index:built': { pipeline: string; durationMs: number };
   /** Something went wrong outside any one job (database unreachable, listener lost). */
@@ -55,6 +71,8 @@ export class WorkerEvents {
   }
 
   emit<E extends WorkerEventName>(event: E, payload: WorkerEventMap[E]): void {
+    // Node's emitter throws an 'error' nobody listens to; a worker reports it to whoever listens.
+    if (event === 'error' && this.emitter.listenerCount('error') === 0) return;
     this.emitter.emit(event, payload);
   }
 }

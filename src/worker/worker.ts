@@ -4,12 +4,16 @@ import type { Database, Listener } from '../db/types.js';
 import { isPgembedError, PgembedError } from '../errors.js';
 import { listPipelines, type Pipeline } from '../pipelines/pipeline.js';
 import { providerConfigOf } from '../pipelines/provider.js';
+import { type ProbeResult, probeProvider } from '../providers/diagnose.js';
 import { createProvider } from '../providers/index.js';
+import { LimiterRegistry } from '../providers/limiter.js';
 import type { EmbeddingProvider } from '../providers/types.js';
 import { buildDeferredIndex } from '../sql/queries/buildDeferredIndex.js';
 import { type ClaimedJob, claimJobs } from '../sql/queries/claimJobs.js';
 import { extendLeases } from '../sql/queries/extendLeases.js';
 import { failJobs } from '../sql/queries/failJobs.js';
+import { pausePipeline } from '../sql/queries/pausePipeline.js';
+import { answerProviderTest, latestProviderTestRequest } from '../sql/queries/providerTests.js';
 import { recordErrors } from '../sql/queries/recordErrors.js';
 import { recoverExpiredLeases } from '../sql/queries/recoverExpiredLeases.js';
 import { requeueJobs } from '../sql/queries/requeueJobs.js';
@@ -90,6 +94,13 @@ class WorkerImpl implements Worker {
   private pipelines: Pipeline[] = [];
   private pipelinesLoadedAt = 0;
   private readonly providers = new Map<string, EmbeddingProvider>();
+  /** One pacing limiter per (provider, model, endpoint, key), shared by all batches of this worker. */
+  private readonly limiters = new LimiterRegistry({
+    onRateLimited: (info) => this.events.emit('provider:rate_limited', info),
+  });
+  /** Highest pgembed.test_provider() request seen; undefined until the first look. */
+  private lastProviderTest: number | undefined;
+  private testingProviders = false;
   private readonly activeLeases = new Set<string>();
   private readonly abort = new AbortController();
   private listener: Listener | undefined;
@@ -129,6 +140,13 @@ class WorkerImpl implements Worker {
     const beat = setInterval(() => void this.heartbeat(), Math.max(100, Math.floor(this.config.leaseMs / 3)));
     beat.unref();
     this.timers.push(beat);
+    if (this.config.providerTestPollMs > 0) {
+      // Requests from now on are ours to answer; older ones were made before this worker existed.
+      this.lastProviderTest = await latestProviderTestRequest(this.db).catch(() => undefined);
+      const tests = setInterval(() => void this.answerProviderTests(), this.config.providerTestPollMs);
+      tests.unref();
+      this.timers.push(tests);
+    }
     this.events.emit('worker:started', { workerId: this.id });
     for (let i = 0; i < this.config.concurrency; i++) this.loops.push(this.loop());
   }
@@ -251,16 +269,17 @@ class WorkerImpl implements Worker {
     });
   }
 
+  private providerKey(pipeline: Pipeline): string {
+    return JSON.stringify([pipeline.provider, pipeline.model, pipeline.dimensions, pipeline.providerOptions]);
+  }
+
   private provider(pipeline: Pipeline): EmbeddingProvider {
-    const key = JSON.stringify([
-      pipeline.provider,
-      pipeline.model,
-      pipeline.dimensions,
-      pipeline.providerOptions,
-    ]);
+    const key = this.providerKey(pipeline);
     let provider = this.providers.get(key);
     if (!provider) {
-      provider = this.providerFor?.(pipeline) ?? createProvider(providerConfigOf(pipeline));
+      provider =
+        this.providerFor?.(pipeline) ??
+        createProvider(providerConfigOf(pipeline), { limiters: this.limiters });
       this.providers.set(key, provider);
     }
     return provider;
@@ -333,8 +352,19 @@ class WorkerImpl implements Worker {
       return;
     }
     const kind = isPgembedError(error) ? error.kind : 'retriable';
-    const exhausted = jobs.filter((job) => job.attempts >= pipeline.maxAttempts);
-    const retry = kind === 'permanent' ? [] : jobs.filter((job) => job.attempts < pipeline.maxAttempts);
+    if (kind === 'configuration') {
+      await this.pause(pipeline, jobs, lease, error as PgembedError);
+      return;
+    }
+    // Being rate-limited is not the documents' fault: it must not use up their attempts.
+    const rateLimited = isPgembedError(error) && error.code === 'PROVIDER_RATE_LIMITED';
+    const exhausted = rateLimited ? [] : jobs.filter((job) => job.attempts >= pipeline.maxAttempts);
+    const retry =
+      kind === 'permanent'
+        ? []
+        : rateLimited
+          ? jobs
+          : jobs.filter((job) => job.attempts < pipeline.maxAttempts);
     const fail = kind === 'permanent' ? jobs : exhausted;
     const message = errorMessage(error);
     const code = isPgembedError(error) ? error.code : ((error as { code?: string })?.code ?? null);
@@ -355,7 +385,7 @@ class WorkerImpl implements Worker {
           delaysMs,
           error: message,
           errorCode: code,
-          countAttempt: true,
+          countAttempt: !rateLimited,
         });
         await recordErrors(this.db, {
           pipeline: pipeline.name,
@@ -388,6 +418,90 @@ class WorkerImpl implements Worker {
     }
   }
 
+  /**
+   * A configuration error (rejected or missing key, unknown model or deployment) would fail every job
+   * of the pipeline the same way: pause the pipeline instead, with the error as its status message,
+   * and hand the jobs back without charging an attempt. pgembed.resume_pipeline() resumes it.
+   */
+  private async pause(
+    pipeline: Pipeline,
+    jobs: ClaimedJob[],
+    lease: string,
+    error: PgembedError,
+  ): Promise<void> {
+    const message = `paused: ${errorMessage(error)} — fix it, then SELECT pgembed.resume_pipeline('${pipeline.name.replace(/'/g, "''")}')`;
+    try {
+      await requeueJobs(this.db, {
+        ids: jobs.map((job) => job.id),
+        lease,
+        delaysMs: jobs.map(() => 0),
+        error: errorMessage(error),
+        errorCode: error.code,
+        countAttempt: false,
+      });
+      const paused = await pausePipeline(this.db, {
+        pipeline: pipeline.name,
+        message: message.slice(0, 2000),
+        workerId: this.id,
+        code: error.code,
+      });
+      this.pipelines = this.pipelines.filter((p) => p.name !== pipeline.name);
+      // Rebuilt after resume: environment and options may have changed. Not closed: a batch of
+      // another pipeline with the same settings may still be using it.
+      this.providers.delete(this.providerKey(pipeline));
+      if (paused) {
+        this.events.emit('pipeline:paused', { pipeline: pipeline.name, code: error.code, message });
+      }
+    } catch (inner) {
+      this.reportError(inner);
+    }
+  }
+
+  /** Answers pgembed.test_provider() requests made since the last look, for every pipeline served. */
+  private async answerProviderTests(): Promise<void> {
+    if (this.testingProviders || this.stopping) return;
+    this.testingProviders = true;
+    try {
+      const latest = await latestProviderTestRequest(this.db);
+      const previous = this.lastProviderTest ?? 0;
+      this.lastProviderTest = latest;
+      if (latest <= previous) return;
+      // Paused pipelines too: testing is how one checks a fix before resuming.
+      const wanted = new Set(this.config.pipelines);
+      const pipelines = (await listPipelines(this.db)).filter(
+        (p) => p.status !== 'disabled' && (wanted.size === 0 || wanted.has(p.name)),
+      );
+      for (const pipeline of pipelines) {
+        const result = await this.probe(pipeline);
+        // Requests between the two looks all get the same answer (at most the last 20).
+        for (let id = Math.max(previous + 1, latest - 19); id <= latest; id++) {
+          await answerProviderTest(this.db, {
+            requestId: id,
+            pipeline: pipeline.name,
+            workerId: this.id,
+            result,
+          });
+        }
+        this.events.emit('provider:tested', {
+          pipeline: pipeline.name,
+          ok: result.ok,
+          latencyMs: result.latency_ms ?? 0,
+        });
+      }
+    } catch (error) {
+      const code = (error as { code?: string })?.code;
+      // 42P01: a schema older than migration 0005; nothing to answer.
+      if (code !== '42P01') this.reportError(error);
+    } finally {
+      this.testingProviders = false;
+    }
+  }
+
+  /** Embeds one probe text with the pipeline's provider: what test_provider() and doctor report. */
+  async probe(pipeline: Pipeline): Promise<ProbeResult> {
+    return probeProvider(this.db, pipeline, () => this.provider(pipeline), this.id, this.abort.signal);
+  }
+
   private async fail(
     pipeline: Pipeline,
     jobs: ClaimedJob[],
@@ -410,6 +524,8 @@ class WorkerImpl implements Worker {
 
   async drain(options: { timeoutMs?: number } = {}): Promise<void> {
     const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+    // Pipelines resumed or created a moment ago count too.
+    this.pipelinesLoadedAt = 0;
     for (;;) {
       const names = (await this.refreshPipelines()).map((p) => p.name);
       const { rows } = await this.db.query<{ n: string }>(

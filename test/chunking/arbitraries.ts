@@ -71,3 +71,74 @@ export function insideSurrogatePair(text: string, i: number): boolean {
   const lo = text.charCodeAt(i);
   return hi >= 0xd800 && hi <= 0xdbff && lo >= 0xdc00 && lo <= 0xdfff;
 }
+
+const word = fc.constantFrom(
+  'postgres',
+  'vector',
+  'index',
+  'the',
+  'chunk',
+  'embedding',
+  'query',
+  'Dr.',
+  'e.g.',
+  '3.14',
+  'naïve',
+  'données',
+  '日本語',
+  '😀',
+  '<|endoftext|>',
+  'a',
+  'is',
+  'token',
+);
+const sentence = fc
+  .array(word, { minLength: 1, maxLength: 14 })
+  .chain((words) => fc.constantFrom('.', '!', '?', '').map((end) => `${words.join(' ')}${end}`));
+const paragraph = fc.array(sentence, { minLength: 1, maxLength: 6 }).map((s) => s.join(' '));
+
+/** Prose: paragraphs of sentences, separated by blank lines or single newlines. */
+export const proseText = () =>
+  fc
+    .array(fc.tuple(paragraph, fc.constantFrom('\n\n', '\n', ' ', '\n\n\n')), { maxLength: 12 })
+    .map((parts) => parts.map(([p, sep]) => p + sep).join(''));
+
+const heading = fc
+  .tuple(fc.integer({ min: 1, max: 4 }), fc.array(word, { minLength: 1, maxLength: 4 }))
+  .map(([depth, words]) => `${'#'.repeat(depth)} ${words.join(' ')}`);
+const codeBlock = fc
+  .tuple(
+    fc.constantFrom('```', '```ts', '~~~', '````sql'),
+    fc.array(
+      fc.oneof(
+        fc.constant(''),
+        fc.array(word, { maxLength: 8 }).map((w) => `  ${w.join(' ')}`),
+      ),
+      {
+        maxLength: 30,
+      },
+    ),
+  )
+  .map(([fence, lines]) => [fence, ...lines, fence.replace(/[a-z]+$/, '')].join('\n'));
+const table = fc
+  .array(fc.tuple(word, word), { minLength: 1, maxLength: 20 })
+  .map((rows) => ['| key | value |', '|---|:--:|', ...rows.map(([a, b]) => `| ${a} | ${b} |`)].join('\n'));
+const list = fc
+  .array(sentence, { minLength: 1, maxLength: 10 })
+  .chain((items) =>
+    fc.constantFrom('- ', '* ', '1. ').map((marker) => items.map((i) => marker + i).join('\n')),
+  );
+const block = fc.oneof(
+  { weight: 3, arbitrary: paragraph },
+  { weight: 2, arbitrary: heading },
+  { weight: 2, arbitrary: codeBlock },
+  { weight: 1, arbitrary: table },
+  { weight: 1, arbitrary: list },
+  { weight: 1, arbitrary: unicodeText(6) },
+);
+
+/** Markdown documents: headings, paragraphs, fenced code (with blank lines), tables, lists, front matter. */
+export const markdownDocument = () =>
+  fc
+    .tuple(fc.boolean(), fc.array(block, { maxLength: 16 }))
+    .map(([front, blocks]) => `${front ? '---\ntitle: Doc\n---\n\n' : ''}${blocks.join('\n\n')}\n`);

@@ -59,3 +59,23 @@ describe('golden: node-postgres README', () => {
       `);
   });
 });
+
+/** The layout of a chunking as compact lines: index, offsets, tokens, heading path. */
+function layout(chunks: ReturnType<typeof chunk>) {
+  return chunks.map(
+    (c) =>
+      `${c.index} ${c.startChar}-${c.endChar} ${c.tokenCount}t${c.headingPath ? ` [${c.headingPath.join(' > ')}]` : ''}`,
+  );
+}
+
+describe.each(['markdown', 'recursive', 'semantic', 'sentence'] as const)(
+  'golden: node-postgres README, %s',
+  (strategy) => {
+    it('chunks into a stable layout (cl100k_base, 128/16)', () => {
+      const chunks = chunk(readme, { strategy, chunkSize: 128, chunkOverlap: 16 });
+      for (const c of chunks) expect(readme.slice(c.startChar, c.endChar)).toBe(c.content);
+      expect(layout(chunks)).toMatchSnapshot();
+      expect(chunks.map((c) => c.context ?? null)).toMatchSnapshot();
+    });
+  },
+);

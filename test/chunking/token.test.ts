@@ -220,8 +220,8 @@ describe('getChunker', () => {
   });
 
   it('lists the known strategies for an unknown name', () => {
-    expect(() => getChunker('semantic')).toThrow(
-      "Unknown chunking strategy 'semantic'; known strategies: token",
+    expect(() => getChunker('fixed')).toThrow(
+      "Unknown chunking strategy 'fixed'; known strategies: token, sentence, semantic, markdown, recursive",
     );
     expect(() => getChunker('toString')).toThrow(/known strategies: token/);
   });

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadMigrations } from '../../src/db/migrate.js';
 import { createPgliteDatabase } from '../../src/db/pglite.js';
 import { hasPostgres, openBackend } from '../support/databases.js';
 
@@ -67,7 +68,7 @@ describe('pgembed CLI on the embedded database', () => {
   it('init → enable → worker → status → search, with --json output', async () => {
     const init = await pgembed(['init', '--data-dir', dataDir, '--json']);
     expect(init.code).toBe(0);
-    expect(JSON.parse(init.stdout)).toMatchObject({ applied: [1, 2] });
+    expect(JSON.parse(init.stdout)).toMatchObject({ applied: loadMigrations().map((m) => m.id) });
 
     const enable = await pgembed([
       'enable',

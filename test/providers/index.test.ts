@@ -13,7 +13,16 @@ function failure(config: ProviderConfig): unknown {
 
 describe('createProvider', () => {
   it('builds each known provider', () => {
-    expect(PROVIDER_NAMES).toEqual(['hash', 'local', 'openai']);
+    expect(PROVIDER_NAMES).toEqual([
+      'hash',
+      'local',
+      'openai',
+      'azure-openai',
+      'ollama',
+      'voyage',
+      'cohere',
+      'anthropic',
+    ]);
     expect(createProvider({ provider: 'hash', model: 'hash-v1', dimensions: 16 })).toMatchObject({
       name: 'hash',
       dimensions: 16,
@@ -38,7 +47,8 @@ describe('createProvider', () => {
     expect(failure({ provider: 'cohere-v9', model: 'x' })).toMatchObject({
       code: 'PROVIDER_UNKNOWN',
       kind: 'configuration',
-      message: 'Unknown provider "cohere-v9"; known providers: hash, local, openai',
+      message:
+        'Unknown provider "cohere-v9"; known providers: hash, local, openai, azure-openai, ollama, voyage, cohere, anthropic',
     });
     expect(failure({ provider: 'constructor', model: 'x' })).toMatchObject({ code: 'PROVIDER_UNKNOWN' });
   });
@@ -61,7 +71,7 @@ describe('createProvider', () => {
     [{ provider: 'openai', model: 'm', timeoutMs: 0 }, 'timeoutMs must be an integer between 1 and 600000'],
     [
       { provider: 'hash', model: 'hash-v1', baseUrl: 'http://x' },
-      'baseUrl is only used by the openai provider; remove it',
+      'baseUrl is not used by the hash provider; remove it',
     ],
     [{ provider: 'local', model: 'bge-small' }, 'local provider supports only model "all-MiniLM-L6-v2"'],
     [

@@ -1,9 +1,15 @@
-import { chunk, tokenizerFor } from '../../src/chunking/index.js';
+import { embeddingText } from '../../src/chunking/index.js';
 import { quoteIdent } from '../../src/db/quote.js';
 import type { Queryable } from '../../src/db/types.js';
 import { chunkKeyJson } from '../../src/pipelines/keys.js';
 import { findPipeline } from '../../src/pipelines/pipeline.js';
 import { hashEmbedding } from '../../src/providers/hash.js';
+import {
+  type ChunkOverride,
+  chunkDocumentWithSections,
+  titleColumnOf,
+  withOverride,
+} from '../../src/worker/chunkDocument.js';
 
 export interface InvariantReport {
   documents: number;
@@ -19,15 +25,28 @@ export interface InvariantReport {
 
 /**
  * The reliability invariant, checkable because the `hash` provider is a pure function of the text:
- * for every committed document, its chunks equal chunk(content) with embeddings of exactly those
- * texts; no chunks for deleted documents; nothing left processing.
+ * for every committed document, its chunks equal chunkDocument(pipeline, content, title) — the
+ * function the worker uses, with the pipeline's strategy and options — with embeddings of exactly the
+ * embedded texts (context and content); no chunks for deleted documents; nothing left processing.
  */
 export async function checkInvariants(db: Queryable, pipelineName: string): Promise<InvariantReport> {
   const pipeline = await findPipeline(db, { pipeline: pipelineName });
-  const tokenizer = tokenizerFor(pipeline.provider, pipeline.model);
   const keyCols = pipeline.keyColumns.map((c) => `s.${quoteIdent(c)}`).join(', ');
-  const { rows: docs } = await db.query<{ key: unknown[]; content: string | null }>(
-    `SELECT jsonb_build_array(${keyCols}) AS key, s.${quoteIdent(pipeline.contentColumn)}::text AS content FROM ${pipeline.sourceTable} s`,
+  const titleColumn = titleColumnOf(pipeline);
+  const { rows: docs } = await db.query<{
+    key: unknown[];
+    content: string | null;
+    title: string | null;
+    override: ChunkOverride | null;
+  }>(
+    `SELECT jsonb_build_array(${keyCols}) AS key, s.${quoteIdent(pipeline.contentColumn)}::text AS content,
+            ${titleColumn ? `s.${quoteIdent(titleColumn)}::text` : 'NULL::text'} AS title,
+            (SELECT jsonb_build_object('chunkStrategy', o.chunk_strategy, 'chunkSize', o.chunk_size,
+                      'chunkOverlap', o.chunk_overlap, 'chunkOptions', o.chunk_options)
+             FROM pgembed.chunk_overrides o
+             WHERE o.pipeline = $1 AND o.doc_key = jsonb_build_array(${keyCols})) AS override
+     FROM ${pipeline.sourceTable} s`,
+    [pipeline.name],
   );
   const { rows: chunks } = await db.query<{
     key: unknown[];
@@ -35,9 +54,12 @@ export async function checkInvariants(db: Queryable, pipelineName: string): Prom
     content: string;
     start_char: number;
     end_char: number;
+    context: string | null;
+    parent_index: number | null;
     embedding: string;
   }>(
-    `SELECT ${chunkKeyJson(pipeline, 'c')} AS key, chunk_index, content, start_char, end_char, embedding::text AS embedding
+    `SELECT ${chunkKeyJson(pipeline, 'c')} AS key, chunk_index, content, start_char, end_char, context, parent_index,
+            embedding::text AS embedding
      FROM ${pipeline.chunkTable} c ORDER BY 1, chunk_index`,
   );
   const byDoc = new Map<string, typeof chunks>();
@@ -53,17 +75,19 @@ export async function checkInvariants(db: Queryable, pipelineName: string): Prom
     processing: 0,
   };
   const seen = new Set<string>();
+  const expectedSections = new Map<
+    string,
+    { index: number; content: string; startChar: number; endChar: number }[]
+  >();
   for (const doc of docs) {
     const key = JSON.stringify(doc.key);
     seen.add(key);
-    const expected =
-      doc.content === null || doc.content.trim() === ''
-        ? []
-        : chunk(doc.content, {
-            chunkSize: pipeline.chunkSize,
-            chunkOverlap: pipeline.chunkOverlap,
-            tokenizer,
-          });
+    const { chunks: expected, sections } = chunkDocumentWithSections(
+      withOverride(pipeline, doc.override),
+      doc.content,
+      doc.title,
+    );
+    if (sections) expectedSections.set(key, sections);
     const actual = byDoc.get(key) ?? [];
     const same =
       expected.length === actual.length &&
@@ -72,16 +96,55 @@ export async function checkInvariants(db: Queryable, pipelineName: string): Prom
           actual[i]!.chunk_index === e.index &&
           actual[i]!.content === e.content &&
           actual[i]!.start_char === e.startChar &&
-          actual[i]!.end_char === e.endChar,
+          actual[i]!.end_char === e.endChar &&
+          actual[i]!.context === (e.context ?? null) &&
+          actual[i]!.parent_index === (e.parentIndex ?? null),
       );
     if (!same) report.stale.push(key);
   }
   for (const [key, rows] of byDoc) {
     if (!seen.has(key)) report.orphans += rows.length;
   }
+  // Hierarchical pipelines: the sections table holds exactly the expected sections of every document.
+  const sectionsTable = pipeline.chunkOptions.sections_table;
+  if (typeof sectionsTable === 'string') {
+    const { rows: stored } = await db.query<{
+      key: unknown[];
+      section_index: number;
+      content: string;
+      start_char: number;
+      end_char: number;
+    }>(
+      `SELECT ${chunkKeyJson(pipeline, 'c')} AS key, section_index, content, start_char, end_char
+       FROM ${sectionsTable} c ORDER BY 1, section_index`,
+    );
+    const storedByDoc = new Map<string, typeof stored>();
+    for (const row of stored) {
+      const key = JSON.stringify(row.key);
+      storedByDoc.set(key, [...(storedByDoc.get(key) ?? []), row]);
+      if (!seen.has(key)) report.orphans++;
+    }
+    for (const [key, want] of expectedSections) {
+      const got = storedByDoc.get(key) ?? [];
+      const same =
+        got.length === want.length &&
+        want.every(
+          (w, i) =>
+            got[i]!.section_index === w.index &&
+            got[i]!.content === w.content &&
+            got[i]!.start_char === w.startChar &&
+            got[i]!.end_char === w.endChar,
+        );
+      if (!same && !report.stale.includes(key)) report.stale.push(key);
+    }
+  }
   if (pipeline.provider === 'hash') {
     for (const row of chunks) {
-      const want = hashEmbedding(row.content, pipeline.dimensions, pipeline.model);
+      const want = hashEmbedding(
+        embeddingText({ content: row.content, context: row.context ?? undefined }),
+        pipeline.dimensions,
+        pipeline.model,
+      );
       const got = JSON.parse(row.embedding) as number[];
       if (got.length !== want.length || got.some((v, i) => Math.abs(v - want[i]!) > 1e-6))
         report.wrongVectors++;

@@ -11,7 +11,33 @@ import { hashEmbedding } from '../../src/providers/hash.js';
 export const EMULATOR_KEY = 'sk-emulator-test-key-0123456789';
 export const EMULATOR_MODEL = 'hash-v1';
 
-export type Fault = 'server_error' | 'bad_request' | 'rate_limited' | 'wrong_dimensions';
+export type Fault =
+  | 'server_error'
+  | 'bad_request'
+  | 'rate_limited'
+  | 'wrong_dimensions'
+  | 'unauthorized'
+  | 'malformed_json'
+  | 'hang';
+
+/**
+ * OpenAI-style rate limits: token buckets of `requestsPerMinute` and `tokensPerMinute` that start full
+ * and refill continuously; every answer carries `x-ratelimit-{limit,remaining,reset}-{requests,tokens}`,
+ * and a request over either limit gets 429 with `retry-after` (whole seconds, as OpenAI sends).
+ */
+export interface EmulatorLimits {
+  requestsPerMinute: number;
+  tokensPerMinute: number;
+  /** Tokens of one input as the server counts them. Default: ceil(length / 4). */
+  countTokens?: (text: string) => number;
+  /** Embedding size when the request has no `dimensions`. Default 1536. */
+  defaultDimensions?: number;
+  /**
+   * Start with empty buckets (a key that has been busy for a while) instead of full ones (a fresh
+   * minute): then the allowed throughput over a run is exactly the per-minute rates.
+   */
+  startEmpty?: boolean;
+}
 
 export interface OpenAIEmulator {
   baseUrl: string;
@@ -24,16 +50,71 @@ export interface OpenAIEmulator {
   fault: Fault | undefined;
   /** Answer 400 to any request with an input containing this text. */
   poison: string | undefined;
+  /** `retry-after` sent with the `rate_limited` fault (default "1"). */
+  retryAfter: string;
+  /** 429s answered (faults and limits). */
+  readonly rateLimited: number;
+  /** Input tokens of the requests answered with embeddings. */
+  readonly acceptedTokens: number;
+  /** performance.now() when the last embeddings were sent (0 before any). */
+  readonly lastAnsweredAt: number;
+  /** Restarts the rate-limit buckets (empty or full as configured), e.g. right before a measured run. */
+  resetLimits(): void;
   close(): Promise<void>;
 }
 
-export async function startOpenAIEmulator(options: { delayMs?: number } = {}): Promise<OpenAIEmulator> {
+export async function startOpenAIEmulator(
+  options: { delayMs?: number; limits?: EmulatorLimits } = {},
+): Promise<OpenAIEmulator> {
   const state = {
     counts: new Map<string, number>(),
     requests: 0,
     delayMs: options.delayMs ?? 0,
     fault: undefined as Fault | undefined,
     poison: undefined as string | undefined,
+    retryAfter: '1',
+    rateLimited: 0,
+    acceptedTokens: 0,
+    lastAnsweredAt: 0,
+  };
+  const limits = options.limits;
+  const countTokens = limits?.countTokens ?? ((text: string) => Math.ceil(text.length / 4));
+  const buckets = limits
+    ? limits.startEmpty
+      ? { requests: 0, tokens: 0, at: performance.now() }
+      : { requests: limits.requestsPerMinute, tokens: limits.tokensPerMinute, at: performance.now() }
+    : undefined;
+  /** Refills the buckets; returns the rate-limit headers after taking `tokens` (or a 429's wait). */
+  const admit = (tokens: number): { headers: Record<string, string>; waitSeconds?: number } => {
+    if (!limits || !buckets) return { headers: {} };
+    const now = performance.now();
+    const elapsedMin = (now - buckets.at) / 60_000;
+    buckets.at = now;
+    buckets.requests = Math.min(
+      limits.requestsPerMinute,
+      buckets.requests + elapsedMin * limits.requestsPerMinute,
+    );
+    buckets.tokens = Math.min(limits.tokensPerMinute, buckets.tokens + elapsedMin * limits.tokensPerMinute);
+    const needRequests = Math.max(0, 1 - buckets.requests) / limits.requestsPerMinute;
+    const needTokens =
+      Math.max(0, Math.min(tokens, limits.tokensPerMinute) - buckets.tokens) / limits.tokensPerMinute;
+    const ok = needRequests === 0 && needTokens === 0;
+    if (ok) {
+      buckets.requests -= 1;
+      buckets.tokens -= tokens;
+    }
+    const resetRequests = ((limits.requestsPerMinute - buckets.requests) / limits.requestsPerMinute) * 60;
+    const resetTokens =
+      ((limits.tokensPerMinute - Math.max(0, buckets.tokens)) / limits.tokensPerMinute) * 60;
+    const headers = {
+      'x-ratelimit-limit-requests': String(limits.requestsPerMinute),
+      'x-ratelimit-limit-tokens': String(limits.tokensPerMinute),
+      'x-ratelimit-remaining-requests': String(Math.max(0, Math.floor(buckets.requests))),
+      'x-ratelimit-remaining-tokens': String(Math.max(0, Math.floor(buckets.tokens))),
+      'x-ratelimit-reset-requests': `${resetRequests.toFixed(3)}s`,
+      'x-ratelimit-reset-tokens': `${resetTokens.toFixed(3)}s`,
+    };
+    return ok ? { headers } : { headers, waitSeconds: Math.max(needRequests, needTokens) * 60 };
   };
   const server: Server = createServer(async (req, res) => {
     const body: Buffer[] = [];
@@ -69,7 +150,40 @@ export async function startOpenAIEmulator(options: { delayMs?: number } = {}): P
       encoding_format?: string;
     };
     state.requests++;
+    const tokens = request.input.reduce((n, text) => n + countTokens(text), 0);
+    const admitted = admit(tokens);
+    if (admitted.waitSeconds !== undefined) {
+      state.rateLimited++;
+      return send(
+        429,
+        {
+          error: {
+            message: `Rate limit reached for ${request.model} on tokens per min (TPM). Please try again in ${admitted.waitSeconds.toFixed(3)}s.`,
+            type: 'tokens',
+            param: null,
+            code: 'rate_limit_exceeded',
+          },
+        },
+        { ...admitted.headers, 'retry-after': String(Math.max(1, Math.ceil(admitted.waitSeconds))) },
+      );
+    }
     if (state.delayMs) await new Promise((resolve) => setTimeout(resolve, state.delayMs));
+    if (state.fault === 'hang') return; // never answers; the client's timeout must fire
+    if (state.fault === 'unauthorized') {
+      return send(401, {
+        error: {
+          message: 'Incorrect API key provided: sk-emula*****6789.',
+          type: 'invalid_request_error',
+          param: null,
+          code: 'invalid_api_key',
+        },
+      });
+    }
+    if (state.fault === 'malformed_json') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{"object": "list", "data": [');
+      return;
+    }
     if (state.fault === 'server_error') {
       return send(500, {
         error: {
@@ -81,6 +195,7 @@ export async function startOpenAIEmulator(options: { delayMs?: number } = {}): P
       });
     }
     if (state.fault === 'rate_limited') {
+      state.rateLimited++;
       return send(
         429,
         {
@@ -91,7 +206,7 @@ export async function startOpenAIEmulator(options: { delayMs?: number } = {}): P
             code: 'rate_limit_exceeded',
           },
         },
-        { 'retry-after': '1' },
+        { 'retry-after': state.retryAfter },
       );
     }
     if (
@@ -107,7 +222,9 @@ export async function startOpenAIEmulator(options: { delayMs?: number } = {}): P
         },
       });
     }
-    const dims = (request.dimensions ?? 1536) + (state.fault === 'wrong_dimensions' ? 1 : 0);
+    const dims =
+      (request.dimensions ?? limits?.defaultDimensions ?? 1536) +
+      (state.fault === 'wrong_dimensions' ? 1 : 0);
     const data = request.input.map((text, index) => {
       state.counts.set(text, (state.counts.get(text) ?? 0) + 1);
       const vector = hashEmbedding(text, dims, EMULATOR_MODEL);
@@ -117,13 +234,18 @@ export async function startOpenAIEmulator(options: { delayMs?: number } = {}): P
           : vector;
       return { object: 'embedding', index, embedding };
     });
-    const tokens = request.input.reduce((n, text) => n + Math.ceil(text.length / 4), 0);
-    send(200, {
-      object: 'list',
-      data,
-      model: request.model,
-      usage: { prompt_tokens: tokens, total_tokens: tokens },
-    });
+    state.acceptedTokens += tokens;
+    state.lastAnsweredAt = performance.now();
+    send(
+      200,
+      {
+        object: 'list',
+        data,
+        model: request.model,
+        usage: { prompt_tokens: tokens, total_tokens: tokens },
+      },
+      admitted.headers,
+    );
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -149,6 +271,27 @@ export async function startOpenAIEmulator(options: { delayMs?: number } = {}): P
     },
     get fault() {
       return state.fault;
+    },
+    get retryAfter() {
+      return state.retryAfter;
+    },
+    set retryAfter(value: string) {
+      state.retryAfter = value;
+    },
+    get rateLimited() {
+      return state.rateLimited;
+    },
+    get acceptedTokens() {
+      return state.acceptedTokens;
+    },
+    get lastAnsweredAt() {
+      return state.lastAnsweredAt;
+    },
+    resetLimits() {
+      if (!limits || !buckets) return;
+      buckets.requests = limits.startEmpty ? 0 : limits.requestsPerMinute;
+      buckets.tokens = limits.startEmpty ? 0 : limits.tokensPerMinute;
+      buckets.at = performance.now();
     },
     set fault(value: Fault | undefined) {
       state.fault = value;

@@ -5,6 +5,8 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { enableDocumentChunking } from '../../src/pipelines/enable.js';
+import { providerConfigOf } from '../../src/pipelines/provider.js';
+import { createProvider } from '../../src/providers/index.js';
 import { startWorker, type Worker } from '../../src/worker/worker.js';
 import { BACKENDS, hasPostgres, openBackend, type TestBackend } from '../support/databases.js';
 import { checkInvariants } from '../support/invariants.js';
@@ -109,6 +111,142 @@ describe.each(BACKENDS)('provider failures on %s', (kind) => {
     ]);
     const { rows } = await backend.db.query(`SELECT DISTINCT doc_id FROM docs_chunks ORDER BY doc_id`);
     expect(rows).toEqual([{ doc_id: 1 }, { doc_id: 2 }, { doc_id: 4 }, { doc_id: 5 }]);
+  });
+
+  const pipelineStatus = async () =>
+    (
+      await backend.db.query<{
+        status: string;
+        status_message: string | null;
+        pending: number;
+        failed: number;
+      }>(
+        `SELECT status, status_message, pending::int, failed::int FROM pgembed.queue_status WHERE pipeline = 'docs'`,
+      )
+    ).rows[0]!;
+
+  it('a rejected key (401) pauses the pipeline instead of failing jobs; resume_pipeline() resumes it', async () => {
+    emulator.fault = 'unauthorized';
+    worker = await startWorker({ db: backend.db, baseBackoffMs: 20, pollIntervalMs: 20 });
+    const paused: string[] = [];
+    worker.events.on('pipeline:paused', (event) => paused.push(event.code));
+    await waitFor(async () => (await pipelineStatus()).status === 'paused', 30_000, 'the pipeline to pause');
+    const status = await pipelineStatus();
+    expect(status).toMatchObject({ pending: 5, failed: 0 });
+    expect(status.status_message).toMatch(/rejected the API key in PGEMBED_TEST_OPENAI_KEY \(HTTP 401/);
+    expect(status.status_message).toMatch(/resume_pipeline\('docs'\)/);
+    expect(status.status_message).not.toContain(EMULATOR_KEY);
+    // Nothing charged: the documents did nothing wrong.
+    for (const job of await jobs()) expect(job).toMatchObject({ status: 'pending', attempts: 0 });
+    const { rows: errors } = await backend.db.query<{ code: string; doc_key: unknown }>(
+      `SELECT code, doc_key FROM pgembed.errors`,
+    );
+    expect(errors).toEqual([{ code: 'PROVIDER_AUTH', doc_key: null }]);
+    // Paused means no more requests: give the worker time to (wrongly) try again.
+    const requests = emulator.requests;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(emulator.requests).toBe(requests);
+
+    emulator.fault = undefined;
+    const { rows } = await backend.db.query<{ n: string }>(`SELECT pgembed.resume_pipeline('docs') AS n`);
+    expect(Number(rows[0]!.n)).toBe(5);
+    await worker.drain({ timeoutMs: 30_000 });
+    expect(await checkInvariants(backend.db, 'docs')).toMatchObject({ documents: 5, stale: [], orphans: 0 });
+    expect(await pipelineStatus()).toMatchObject({ status: 'active', status_message: null });
+    expect(paused).toEqual(['PROVIDER_AUTH']);
+  });
+
+  it('a missing key variable pauses the pipeline with the variable named', async () => {
+    delete process.env.PGEMBED_TEST_OPENAI_KEY;
+    worker = await startWorker({ db: backend.db, pollIntervalMs: 20 });
+    await waitFor(async () => (await pipelineStatus()).status === 'paused', 30_000, 'the pipeline to pause');
+    expect((await pipelineStatus()).status_message).toMatch(
+      /Environment variable PGEMBED_TEST_OPENAI_KEY is not set/,
+    );
+    expect(emulator.requests).toBe(0);
+    process.env.PGEMBED_TEST_OPENAI_KEY = EMULATOR_KEY;
+    await backend.db.query(`SELECT pgembed.resume_pipeline('docs')`);
+    await worker.drain({ timeoutMs: 30_000 });
+    expect(await checkInvariants(backend.db, 'docs')).toMatchObject({ documents: 5, stale: [] });
+  });
+
+  it('resume_pipeline() refuses unknown pipelines', async () => {
+    await expect(backend.db.query(`SELECT pgembed.resume_pipeline('nope')`)).rejects.toThrow(
+      /pipeline "nope" does not exist/,
+    );
+  });
+
+  it('a long Retry-After reschedules the jobs (run_at) without charging an attempt', async () => {
+    emulator.fault = 'rate_limited';
+    emulator.retryAfter = '120';
+    worker = await startWorker({ db: backend.db, pollIntervalMs: 20 });
+    await waitFor(
+      async () => (await jobs()).some((job) => job.last_error_code === 'PROVIDER_RATE_LIMITED'),
+      30_000,
+      'a 429',
+    );
+    const { rows } = await backend.db.query<{ wait_s: number; attempts: number }>(
+      `SELECT extract(epoch FROM (run_at - now()))::float8 AS wait_s, attempts FROM pgembed.queue`,
+    );
+    expect(rows).toHaveLength(5);
+    for (const row of rows) {
+      expect(row.wait_s).toBeGreaterThan(100);
+      expect(row.attempts).toBe(0);
+    }
+    // One request, not a connection held open retrying.
+    expect(emulator.requests).toBe(1);
+  });
+
+  it('malformed JSON and a hung server are retried (PROVIDER_BAD_RESPONSE, PROVIDER_TIMEOUT)', async () => {
+    emulator.fault = 'malformed_json';
+    await backend.db.query(`SELECT pgembed.set_provider_options('docs', '{"timeout_ms": 200}')`);
+    worker = await startWorker({ db: backend.db, baseBackoffMs: 20, maxBackoffMs: 40, pollIntervalMs: 20 });
+    await waitFor(
+      async () => (await jobs()).some((job) => job.last_error_code === 'PROVIDER_BAD_RESPONSE'),
+      30_000,
+      'a bad response',
+    );
+    emulator.fault = 'hang';
+    await waitFor(
+      async () => (await jobs()).some((job) => job.last_error_code === 'PROVIDER_TIMEOUT'),
+      30_000,
+      'a timeout',
+    );
+    emulator.fault = undefined;
+    // Jobs still in flight may yet use up their attempts: let every job settle (done or failed)
+    // before giving the failed ones another go.
+    await waitFor(
+      async () => (await jobs()).every((job) => job.status === 'failed'),
+      30_000,
+      'jobs to settle',
+    );
+    await backend.db.query(`SELECT pgembed.retry_failed('docs')`);
+    await worker.drain({ timeoutMs: 30_000 });
+    expect(await checkInvariants(backend.db, 'docs')).toMatchObject({ documents: 5, stale: [] });
+  });
+
+  it('an input over the provider per-input limit fails only its document (INPUT_TOO_LONG), nothing truncated', async () => {
+    await backend.db.query(`INSERT INTO docs VALUES (6, repeat('lengthy words ', 40))`);
+    worker = await startWorker({
+      db: backend.db,
+      batchSize: 10,
+      pollIntervalMs: 20,
+      // The real openai provider, told it reads only 12 tokens per input.
+      providerFor: (pipeline) =>
+        Object.assign(createProvider(providerConfigOf(pipeline)), { maxInputTokens: 12 }),
+    });
+    await worker.drain({ timeoutMs: 30_000 });
+    const failed = await jobs();
+    expect(failed).toEqual([
+      expect.objectContaining({ status: 'failed', last_error_code: 'INPUT_TOO_LONG' }),
+    ]);
+    expect(failed[0]!.last_error).toMatch(
+      /has \d+ tokens but openai text-embedding-3-small reads at most 12; nothing was sent or truncated/,
+    );
+    const { rows } = await backend.db.query(`SELECT DISTINCT doc_id FROM docs_chunks ORDER BY doc_id`);
+    expect(rows).toEqual([{ doc_id: 1 }, { doc_id: 2 }, { doc_id: 3 }, { doc_id: 4 }, { doc_id: 5 }]);
+    // The long text never reached the provider.
+    expect([...emulator.counts.keys()].some((text) => text.includes('lengthy'))).toBe(false);
   });
 
   it('honours Retry-After on 429: the job waits at least that long', async () => {

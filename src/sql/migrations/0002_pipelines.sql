@@ -1,9 +1,125 @@
 -- Pipeline management: enable_document_chunking and friends. Plain PL/pgSQL, no extension beyond
 -- pgvector. Every identifier that reaches dynamic SQL goes through format('%I') or a regclass.
 
--- Chunking strategies this version of the worker implements.
+-- Chunking strategies this version of the worker implements (src/chunking/index.ts STRATEGIES).
 CREATE FUNCTION pgembed._chunk_strategies() RETURNS text[]
-LANGUAGE sql IMMUTABLE AS $$ SELECT ARRAY['token'] $$;
+LANGUAGE sql IMMUTABLE AS $$ SELECT ARRAY['token', 'sentence', 'semantic', 'markdown', 'recursive'] $$;
+
+-- Validates per-pipeline strategy options and returns them normalized. Known keys:
+--   context (boolean): title and heading path ahead of each chunk for the embedder; default true for
+--     markdown, false otherwise;
+--   heading_separator (text): between headings in that context, default ' > ';
+--   locale (text): BCP 47 locale for sentence segmentation;
+--   title_column (name): a text column of the source table holding the document's title.
+CREATE FUNCTION pgembed._chunk_options(document_table regclass, options jsonb, internal boolean DEFAULT false)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+  k text;
+  out jsonb := coalesce(options, '{}');
+  col_category "char";
+BEGIN
+  IF jsonb_typeof(out) <> 'object' THEN
+    RAISE EXCEPTION 'pgembed: chunk_options must be a JSON object (got %)', out
+      USING HINT = 'e.g. chunk_options => ''{"context": true, "locale": "de"}''';
+  END IF;
+  FOR k IN SELECT jsonb_object_keys(out) LOOP
+    IF k NOT IN ('context', 'heading_separator', 'locale', 'title_column', 'levels')
+       AND NOT (k = 'sections_table' AND internal) THEN
+      RAISE EXCEPTION 'pgembed: unknown chunk option "%"', k
+        USING HINT = 'known options: context, heading_separator, locale, title_column';
+    END IF;
+  END LOOP;
+  IF out ? 'levels' THEN
+    out := jsonb_set(out, '{levels}', pgembed._chunk_levels(out->'levels'));
+  END IF;
+  IF out ? 'context' AND jsonb_typeof(out->'context') <> 'boolean' THEN
+    RAISE EXCEPTION 'pgembed: chunk option context must be true or false (got %)', out->'context';
+  END IF;
+  IF out ? 'heading_separator' AND jsonb_typeof(out->'heading_separator') <> 'string' THEN
+    RAISE EXCEPTION 'pgembed: chunk option heading_separator must be a string (got %)', out->'heading_separator';
+  END IF;
+  IF out ? 'locale' AND (jsonb_typeof(out->'locale') <> 'string' OR out->>'locale' !~ '^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$') THEN
+    RAISE EXCEPTION 'pgembed: chunk option locale must be a BCP 47 language tag such as "en" or "de-CH" (got %)', out->'locale';
+  END IF;
+  IF out ? 'title_column' THEN
+    SELECT t.typcategory INTO col_category
+    FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+    WHERE a.attrelid = document_table AND a.attname = out->>'title_column' AND a.attnum > 0 AND NOT a.attisdropped;
+    IF NOT FOUND THEN
+      RAISE EXCEPTION 'pgembed: title_column "%" is not a column of %', out->>'title_column', document_table;
+    END IF;
+    IF col_category <> 'S' THEN
+      RAISE EXCEPTION 'pgembed: title_column "%" of % is not a text column', out->>'title_column', document_table;
+    END IF;
+  END IF;
+  RETURN out;
+END
+$$;
+
+-- Validates the levels of hierarchical chunking and returns them with defaults filled in:
+-- [{strategy, chunk_size, chunk_overlap}, {…}], sections first, then the chunks cut from them.
+CREATE FUNCTION pgembed._chunk_levels(levels jsonb) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+  out jsonb := '[]';
+  level jsonb;
+  k text;
+  v_strategy text;
+  v_size int;
+  v_overlap int;
+  previous_size int;
+BEGIN
+  IF jsonb_typeof(levels) <> 'array' OR jsonb_array_length(levels) <> 2 THEN
+    RAISE EXCEPTION 'pgembed: levels must be a JSON array of 2 levels, sections then chunks (got %)', levels
+      USING HINT = 'e.g. ''[{"strategy": "markdown", "chunk_size": 2000}, {"strategy": "semantic", "chunk_size": 400, "chunk_overlap": 50}]''';
+  END IF;
+  FOR level IN SELECT value FROM jsonb_array_elements(levels) LOOP
+    IF jsonb_typeof(level) <> 'object' THEN
+      RAISE EXCEPTION 'pgembed: each level must be an object with strategy, chunk_size and chunk_overlap (got %)', level;
+    END IF;
+    FOR k IN SELECT jsonb_object_keys(level) LOOP
+      IF k NOT IN ('strategy', 'chunk_size', 'chunk_overlap') THEN
+        RAISE EXCEPTION 'pgembed: unknown key "%" in a level', k USING HINT = 'a level has strategy, chunk_size and chunk_overlap';
+      END IF;
+    END LOOP;
+    v_strategy := level->>'strategy';
+    IF v_strategy IS NULL OR NOT v_strategy = ANY (pgembed._chunk_strategies()) THEN
+      RAISE EXCEPTION 'pgembed: unknown strategy "%" in levels', v_strategy
+        USING HINT = 'available: ' || array_to_string(pgembed._chunk_strategies(), ', ');
+    END IF;
+    IF jsonb_typeof(level->'chunk_size') IS DISTINCT FROM 'number' OR (level->>'chunk_size')::numeric <> trunc((level->>'chunk_size')::numeric)
+       OR (level->>'chunk_size')::numeric < 1 OR (level->>'chunk_size')::numeric > 1000000 THEN
+      RAISE EXCEPTION 'pgembed: chunk_size of each level must be a whole number of tokens ≥ 1 (got %)', level->'chunk_size';
+    END IF;
+    v_size := (level->>'chunk_size')::int;
+    IF level ? 'chunk_overlap' AND (jsonb_typeof(level->'chunk_overlap') <> 'number'
+       OR (level->>'chunk_overlap')::numeric <> trunc((level->>'chunk_overlap')::numeric)) THEN
+      RAISE EXCEPTION 'pgembed: chunk_overlap of each level must be a whole number of tokens (got %)', level->'chunk_overlap';
+    END IF;
+    v_overlap := coalesce((level->>'chunk_overlap')::int, 0);
+    IF v_overlap < 0 OR v_overlap >= v_size THEN
+      RAISE EXCEPTION 'pgembed: chunk_overlap of a level must be between 0 and its chunk_size - 1 = % (got %)', v_size - 1, v_overlap;
+    END IF;
+    IF previous_size IS NOT NULL AND v_size > previous_size THEN
+      RAISE EXCEPTION 'pgembed: the chunks'' size (%) must not exceed the sections'' size (%)', v_size, previous_size;
+    END IF;
+    previous_size := v_size;
+    out := out || jsonb_build_array(jsonb_build_object('strategy', v_strategy, 'chunk_size', v_size, 'chunk_overlap', v_overlap));
+  END LOOP;
+  RETURN out;
+END
+$$;
+
+-- The expression whose change re-chunks a document: its content, and its title when a title column
+-- feeds the chunks' context.
+CREATE FUNCTION pgembed._changed_expr(p pgembed.pipelines, n text, o text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT format('%I.%I IS DISTINCT FROM %I.%I', n, p.content_column, o, p.content_column)
+    || CASE WHEN p.chunk_options ? 'title_column'
+            THEN format(' OR %I.%I IS DISTINCT FROM %I.%I', n, p.chunk_options->>'title_column', o, p.chunk_options->>'title_column')
+            ELSE '' END
+$$;
 
 -- Providers this version of the worker implements, with their default model.
 CREATE FUNCTION pgembed._default_model(provider text) RETURNS text
@@ -72,13 +188,25 @@ DECLARE
   fn text;
   notify text;
   enqueue text;
+  key_match text;
+  sections_delete text := '';
+  sections_truncate text := '';
 BEGIN
   SELECT * INTO p FROM pgembed.pipelines WHERE name = pipeline_name;
   fn := '_trigger_' || p.id;
+  key_match := (SELECT string_agg(format('c.%I = o.%I', 'doc_' || c, c), ' AND ') FROM unnest(p.key_columns) c);
+  -- Hierarchical pipelines keep their parent sections in a second table (its name was quoted by format('%I.%I')).
+  IF p.chunk_options ? 'sections_table' THEN
+    sections_delete := format('DELETE FROM %s c USING old_rows o WHERE %s;', p.chunk_options->>'sections_table', key_match);
+    sections_truncate := format('DELETE FROM %s;', p.chunk_options->>'sections_table');
+  END IF;
   notify := format(
     $f$IF FOUND THEN
         PERFORM pg_notify('pgembed_wake', w.pipeline) FROM pgembed.wakeups w WHERE w.pipeline = %1$L AND w.armed;
       END IF;$f$, p.name);
+  -- A key already pending is not queued twice, but its job row is locked (a no-op update) until
+  -- the writer commits: a worker claiming it (SKIP LOCKED) must not read the document before this
+  -- change is visible, or the change would be absorbed by a job that never saw it.
   enqueue := 'INSERT INTO pgembed.queue (pipeline, doc_key) ';
 
   EXECUTE format(
@@ -86,7 +214,7 @@ BEGIN
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $body$
     BEGIN
       %2$s SELECT %3$L, %4$s FROM new_rows n WHERE n.%5$I IS NOT NULL
-      ON CONFLICT (pipeline, doc_key) WHERE status = 'pending' DO NOTHING;
+      ON CONFLICT (pipeline, doc_key) WHERE status = 'pending' DO UPDATE SET attempts = queue.attempts;
       %6$s
       RETURN NULL;
     END $body$$f$,
@@ -99,17 +227,17 @@ BEGIN
     BEGIN
       %2$s SELECT %3$L, k FROM (
         SELECT %4$s AS k FROM new_rows n LEFT JOIN old_rows o ON %6$s
-        WHERE o.%7$I IS NULL OR n.%8$I IS DISTINCT FROM o.%8$I
+        WHERE o.%7$I IS NULL OR %8$s
         UNION ALL
         SELECT %5$s FROM old_rows o LEFT JOIN new_rows n ON %6$s
         WHERE n.%7$I IS NULL
       ) changed
-      ON CONFLICT (pipeline, doc_key) WHERE status = 'pending' DO NOTHING;
+      ON CONFLICT (pipeline, doc_key) WHERE status = 'pending' DO UPDATE SET attempts = queue.attempts;
       %9$s
       RETURN NULL;
     END $body$$f$,
     fn || '_update', enqueue, p.name, pgembed._key_expr(p.key_columns, 'n'), pgembed._key_expr(p.key_columns, 'o'),
-    pgembed._key_join(p.key_columns, 'o', 'n'), p.key_columns[1], p.content_column, notify);
+    pgembed._key_join(p.key_columns, 'o', 'n'), p.key_columns[1], pgembed._changed_expr(p, 'n', 'o'), notify);
 
   -- Chunks of deleted documents disappear with the delete. A job is queued as well: a worker
   -- writing that document concurrently re-checks under its lock, and this job removes anything
@@ -119,23 +247,24 @@ BEGIN
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $body$
     BEGIN
       DELETE FROM %2$s c USING old_rows o WHERE %3$s;
+      %7$s
       %4$s SELECT %5$L, %6$s FROM old_rows o
-      ON CONFLICT (pipeline, doc_key) WHERE status = 'pending' DO NOTHING;
+      ON CONFLICT (pipeline, doc_key) WHERE status = 'pending' DO UPDATE SET attempts = queue.attempts;
       RETURN NULL;
     END $body$$f$,
-    fn || '_delete', pgembed._qualified(p.chunk_table),
-    (SELECT string_agg(format('c.%I = o.%I', 'doc_' || c, c), ' AND ') FROM unnest(p.key_columns) c),
-    enqueue, p.name, pgembed._key_expr(p.key_columns, 'o'));
+    fn || '_delete', pgembed._qualified(p.chunk_table), key_match,
+    enqueue, p.name, pgembed._key_expr(p.key_columns, 'o'), sections_delete);
 
   EXECUTE format(
     $f$CREATE FUNCTION pgembed.%1$I() RETURNS trigger LANGUAGE plpgsql
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $body$
     BEGIN
       DELETE FROM %2$s;
+      %4$s
       DELETE FROM pgembed.queue WHERE pipeline = %3$L;
       RETURN NULL;
     END $body$$f$,
-    fn || '_truncate', pgembed._qualified(p.chunk_table), p.name);
+    fn || '_truncate', pgembed._qualified(p.chunk_table), p.name, sections_truncate);
 
   EXECUTE format('CREATE TRIGGER %I AFTER INSERT ON %s REFERENCING NEW TABLE AS new_rows '
                  'FOR EACH STATEMENT EXECUTE FUNCTION pgembed.%I()', 'pgembed_' || p.id || '_insert', p.source_table, fn || '_insert');
@@ -179,7 +308,8 @@ CREATE FUNCTION pgembed.enable_document_chunking(
   text_search_config regconfig DEFAULT 'english',
   defer_index_rows bigint DEFAULT 10000,
   max_attempts int DEFAULT 6,
-  backfill boolean DEFAULT true
+  backfill boolean DEFAULT true,
+  chunk_options jsonb DEFAULT '{}'
 ) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 #variable_conflict use_variable
@@ -194,6 +324,7 @@ DECLARE
   chunk_schema name;
   chunk_name name;
   chunk_regclass regclass;
+  sections_name name;
   known pgembed.models;
   max_tokens int;
   v_model text;
@@ -239,10 +370,19 @@ BEGIN
       USING HINT = 'rename the column to at most 59 bytes';
   END IF;
 
-  IF chunk_strategy IS NULL OR NOT chunk_strategy = ANY (pgembed._chunk_strategies()) THEN
+  IF chunk_strategy = 'hierarchical' THEN
+    IF NOT coalesce(chunk_options ? 'levels', false) THEN
+      RAISE EXCEPTION 'pgembed: chunk_strategy "hierarchical" needs levels'
+        USING HINT = 'use pgembed.enable_hierarchical_chunking(table, column, levels)';
+    END IF;
+  ELSIF chunk_strategy IS NULL OR NOT chunk_strategy = ANY (pgembed._chunk_strategies()) THEN
     RAISE EXCEPTION 'pgembed: unknown chunk_strategy "%"', chunk_strategy
       USING HINT = 'available: ' || array_to_string(pgembed._chunk_strategies(), ', ');
+  ELSIF chunk_options ? 'levels' THEN
+    RAISE EXCEPTION 'pgembed: chunk option levels belongs to hierarchical chunking'
+      USING HINT = 'use pgembed.enable_hierarchical_chunking(table, column, levels)';
   END IF;
+  chunk_options := pgembed._chunk_options(document_table, chunk_options);
 
   provider := coalesce(provider, 'local');
   v_model := coalesce(model, pgembed._default_model(provider));
@@ -329,6 +469,8 @@ BEGIN
        start_char int NOT NULL,
        end_char int NOT NULL,
        heading_path text[],
+       context text,
+       parent_index int,
        embedding vector(%s) NOT NULL,
        model text NOT NULL,
        content_hash text NOT NULL,
@@ -343,13 +485,42 @@ BEGIN
     (SELECT string_agg(format('%I', 'doc_' || c), ', ' ORDER BY i) FROM unnest(keys) WITH ORDINALITY AS k(c, i)));
   chunk_regclass := format('%I.%I', chunk_schema, chunk_name)::regclass;
 
+  -- Hierarchical chunking keeps the parent sections (not embedded) next to the chunks:
+  -- <table>_sections, linked to chunks by (document key, section_index = chunk.parent_index).
+  IF chunk_strategy = 'hierarchical' THEN
+    sections_name := CASE WHEN chunk_name LIKE '%\_chunks' THEN left(chunk_name, -7) ELSE chunk_name END || '_sections';
+    IF to_regclass(format('%I.%I', chunk_schema, sections_name)) IS NOT NULL THEN
+      RAISE EXCEPTION 'pgembed: table %.% already exists', quote_ident(chunk_schema), quote_ident(sections_name)
+        USING HINT = 'pass chunk_table_name => ''…'' to name the chunk table (the sections table is named after it)';
+    END IF;
+    EXECUTE format(
+      'CREATE TABLE %I.%I (
+         id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+         %s,
+         section_index int NOT NULL,
+         content text NOT NULL,
+         token_count int NOT NULL,
+         start_char int NOT NULL,
+         end_char int NOT NULL,
+         heading_path text[],
+         context text,
+         created_at timestamptz NOT NULL DEFAULT now(),
+         UNIQUE (%s, section_index)
+       )',
+      chunk_schema, sections_name,
+      (SELECT string_agg(format('%I %s NOT NULL', 'doc_' || c, t), ', ' ORDER BY i)
+         FROM unnest(keys, key_types) WITH ORDINALITY AS k(c, t, i)),
+      (SELECT string_agg(format('%I', 'doc_' || c), ', ' ORDER BY i) FROM unnest(keys) WITH ORDINALITY AS k(c, i)));
+    chunk_options := chunk_options || jsonb_build_object('sections_table', format('%I.%I', chunk_schema, sections_name));
+  END IF;
+
   INSERT INTO pgembed.pipelines (
     name, source_table, content_column, key_columns, key_types, chunk_table, chunk_strategy,
-    chunk_size, chunk_overlap, provider, model, dimensions, provider_options, index_type,
+    chunk_size, chunk_overlap, chunk_options, provider, model, dimensions, provider_options, index_type,
     index_state, text_search_config, max_attempts)
   VALUES (
     v_name, document_table, content_column, keys, key_types, chunk_regclass, chunk_strategy,
-    v_size, chunk_overlap, provider, v_model, v_dims, options, index_type,
+    v_size, chunk_overlap, chunk_options, provider, v_model, v_dims, options, index_type,
     'deferred', text_search_config, max_attempts)
   RETURNING * INTO p;
   INSERT INTO pgembed.wakeups (pipeline, armed) VALUES (v_name, true);
@@ -370,6 +541,8 @@ BEGIN
     PERFORM pgembed._create_indexes(v_name);
   END IF;
 
+  -- The least-privilege worker role (0006), when it exists, may read and write this pipeline.
+  PERFORM pgembed._grant_pipeline(v_name);
   PERFORM pg_notify('pgembed_wake', v_name);
 
   RETURN jsonb_build_object(
@@ -381,6 +554,7 @@ BEGIN
     'chunk_strategy', chunk_strategy,
     'chunk_size', v_size,
     'chunk_overlap', chunk_overlap,
+    'chunk_options', chunk_options,
     'queued', queued,
     'index_state', CASE WHEN queued < defer_index_rows THEN 'live' ELSE 'deferred' END);
 END
@@ -424,6 +598,9 @@ BEGIN
   DELETE FROM pgembed.queue q WHERE q.pipeline = p.name;
   DELETE FROM pgembed.wakeups w WHERE w.pipeline = p.name;
   DELETE FROM pgembed.pipelines x WHERE x.name = p.name;
+  IF drop_chunks AND p.chunk_options ? 'sections_table' AND to_regclass(p.chunk_options->>'sections_table') IS NOT NULL THEN
+    EXECUTE format('DROP TABLE %s', p.chunk_options->>'sections_table');
+  END IF;
   IF drop_chunks AND to_regclass(p.chunk_table::text) IS NOT NULL THEN
     EXECUTE format('DROP TABLE %s', p.chunk_table);
   END IF;

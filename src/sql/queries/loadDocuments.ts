@@ -2,15 +2,20 @@ import { quoteIdent } from '../../db/quote.js';
 import type { Queryable } from '../../db/types.js';
 import { matchSourceKey } from '../../pipelines/keys.js';
 import type { Pipeline } from '../../pipelines/pipeline.js';
+import { type ChunkOverride, titleColumnOf } from '../../worker/chunkDocument.js';
 
 export interface DocumentState {
   docKey: unknown[];
   /** The content as committed now; null when the row is gone or its content is NULL. */
   content: string | null;
+  /** The document's title, when the pipeline has a title column (it feeds the chunks' context). */
+  title: string | null;
+  /** Settings of this document alone (`pgembed.rechunk_document`), when it has its own. */
+  override: ChunkOverride | null;
   /**
-   * Fingerprint of the committed state: md5 of the content, 'null' for NULL content, 'missing'
-   * when the row is gone. Write-back compares it with the state chunked, and writes nothing for a
-   * document that changed meanwhile.
+   * Fingerprint of the committed state: md5 of the content (and of the title, with a title column),
+   * 'null' for NULL content, 'missing' when the row is gone. Write-back compares it with the state
+   * chunked, and writes nothing for a document that changed meanwhile.
    */
   state: string;
 }
@@ -18,9 +23,21 @@ export interface DocumentState {
 function stateQuery(pipeline: Pipeline, withContent: boolean): string {
   const content = `s.${quoteIdent(pipeline.contentColumn)}`;
   const exists = `s.${quoteIdent(pipeline.keyColumns[0]!)} IS NOT NULL`;
+  const titleColumn = titleColumnOf(pipeline);
+  const title = titleColumn ? `s.${quoteIdent(titleColumn)}::text` : 'NULL::text';
+  const titleState = titleColumn ? ` || coalesce(':' || md5(${title}), '')` : '';
   return `SELECT j.key AS "docKey",
             ${withContent ? `${content}::text` : 'NULL::text'} AS content,
-            CASE WHEN NOT (${exists}) THEN 'missing' ELSE coalesce(md5(${content}::text), 'null') END AS state
+            ${withContent ? title : 'NULL::text'} AS title,
+            ${
+              withContent
+                ? `(SELECT jsonb_build_object('chunkStrategy', o.chunk_strategy, 'chunkSize', o.chunk_size,
+                      'chunkOverlap', o.chunk_overlap, 'chunkOptions', o.chunk_options)
+                    FROM pgembed.chunk_overrides o WHERE o.pipeline = $2::text AND o.doc_key = j.key)`
+                : 'NULL::jsonb'
+            } AS override,
+            CASE WHEN NOT (${exists}) THEN 'missing'
+                 ELSE coalesce(md5(${content}::text)${titleState}, 'null') END AS state
           FROM unnest($1::jsonb[]) AS j(key)
           LEFT JOIN ${pipeline.sourceTable} s ON ${matchSourceKey(pipeline, 's', 'j.key')}`;
 }
@@ -33,6 +50,7 @@ export async function loadDocuments(
 ): Promise<DocumentState[]> {
   const { rows } = await db.query<DocumentState>(stateQuery(pipeline, true), [
     docKeys.map((k) => JSON.stringify(k)),
+    pipeline.name,
   ]);
   return rows;
 }

@@ -1,0 +1,142 @@
+import { PgembedError } from '../errors.js';
+import {
+  checkDimensions,
+  DEFAULT_TIMEOUT_MS,
+  describeUrl,
+  postJson,
+  readApiKey,
+  scrubSecrets,
+  tooManyInputs,
+} from './http.js';
+import { LimiterRegistry } from './limiter.js';
+import {
+  limitsOf,
+  OPENAI_MAX_BATCH_SIZE,
+  OPENAI_MAX_BATCH_TOKENS,
+  OPENAI_MAX_INPUT_TOKENS,
+  type OpenAIProviderDeps,
+  openaiModelDimensions,
+  parseOpenAIEmbeddings,
+} from './openai.js';
+import { exactCounter } from './tokens.js';
+import type { EmbeddingProvider } from './types.js';
+
+export const AZURE_DEFAULT_API_KEY_ENV = 'AZURE_OPENAI_API_KEY';
+/** The current GA data-plane version; embeddings have not changed shape across versions. */
+export const AZURE_DEFAULT_API_VERSION = '2024-10-21';
+
+export interface AzureOpenAIProviderOptions {
+  /**
+   * The deployment name. Azure routes by deployment, not by model; name deployments after their
+   * model (e.g. "text-embedding-3-small") and pgembed also knows its dimensions.
+   */
+  model: string;
+  /** Resource endpoint, e.g. `https://my-resource.openai.azure.com`. Required. */
+  baseUrl?: string | undefined;
+  dimensions?: number | undefined;
+  /** Default `AZURE_OPENAI_API_KEY`. Sent as the `api-key` header. */
+  apiKeyEnv?: string | undefined;
+  /** Default 2024-10-21. */
+  apiVersion?: string | undefined;
+  timeoutMs?: number | undefined;
+  requestsPerMinute?: number | undefined;
+  tokensPerMinute?: number | undefined;
+  maxConcurrency?: number | undefined;
+}
+
+/**
+ * `azure-openai` provider: `POST {endpoint}/openai/deployments/{deployment}/embeddings?api-version=…`
+ * with the `api-key` header. Same limits and body as OpenAI (2,048 inputs, 300,000 tokens per request,
+ * 8,192 per input, `dimensions` for text-embedding-3 deployments, base64 output), paced by Azure's
+ * `x-ratelimit-remaining-*` headers and `retry-after-ms`.
+ *
+ * @example
+ * ```ts
+ * const provider = createAzureOpenAIProvider({
+ *   baseUrl: 'https://my-resource.openai.azure.com',
+ *   model: 'text-embedding-3-small', // the deployment name
+ * });
+ * ```
+ */
+export function createAzureOpenAIProvider(
+  options: AzureOpenAIProviderOptions,
+  deps: OpenAIProviderDeps = {},
+): EmbeddingProvider {
+  const { model } = options;
+  if (!options.baseUrl) {
+    throw new PgembedError(
+      'CONFIG_INVALID',
+      'azure-openai needs baseUrl, your resource endpoint, e.g. https://my-resource.openai.azure.com',
+      { kind: 'configuration' },
+    );
+  }
+  const endpoint = options.baseUrl.replace(/\/+$/, '').replace(/\/openai$/, '');
+  const apiVersion = options.apiVersion ?? AZURE_DEFAULT_API_VERSION;
+  if (!/^\d{4}-\d{2}-\d{2}(-preview)?$/.test(apiVersion)) {
+    throw new PgembedError('CONFIG_INVALID', 'apiVersion must look like 2024-10-21 or 2024-05-01-preview', {
+      kind: 'configuration',
+    });
+  }
+  const url = `${endpoint}/openai/deployments/${encodeURIComponent(model)}/embeddings?api-version=${apiVersion}`;
+  const where = describeUrl(`Azure OpenAI deployment "${model}"`, endpoint);
+  const apiKeyEnv = options.apiKeyEnv ?? AZURE_DEFAULT_API_KEY_ENV;
+  const apiKey = readApiKey(deps.env ?? process.env, apiKeyEnv);
+  const native = openaiModelDimensions(model);
+  if (options.dimensions !== undefined && native !== undefined && options.dimensions > native) {
+    throw new PgembedError('CONFIG_INVALID', `dimensions for ${model} must be at most ${native}`, {
+      kind: 'configuration',
+    });
+  }
+  // A deployment's model is not visible in its name for sure: send `dimensions` only when it is
+  // shortened below the native size of a text-embedding-3 deployment.
+  const sendDimensions = model.startsWith('text-embedding-3') && options.dimensions !== undefined;
+  let dimensions = options.dimensions ?? native;
+  const counter = exactCounter('openai', model);
+  const limiter = (deps.limiters ?? new LimiterRegistry({ now: deps.now })).get(
+    { provider: 'azure-openai', model, endpoint, apiKey },
+    limitsOf(options),
+  );
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+
+  return {
+    name: 'azure-openai',
+    model,
+    get dimensions() {
+      return dimensions;
+    },
+    maxBatchSize: OPENAI_MAX_BATCH_SIZE,
+    maxInputTokens: OPENAI_MAX_INPUT_TOKENS,
+    maxBatchTokens: OPENAI_MAX_BATCH_TOKENS,
+    tokenCountExact: true,
+    countTokens: counter.count,
+    async embed(texts, embedOptions) {
+      embedOptions.signal?.throwIfAborted();
+      if (texts.length === 0) return [];
+      if (texts.length > OPENAI_MAX_BATCH_SIZE)
+        throw tooManyInputs('azure-openai', OPENAI_MAX_BATCH_SIZE, texts.length);
+      const body: Record<string, unknown> = { input: texts, encoding_format: 'base64' };
+      if (sendDimensions) body.dimensions = options.dimensions;
+      const text = await postJson({
+        url,
+        headers: { 'api-key': apiKey },
+        body,
+        tokens: texts.reduce((sum, t) => sum + counter.count(t), 0),
+        timeoutMs,
+        signal: embedOptions.signal,
+        limiter,
+        ctx: {
+          where,
+          model,
+          apiKeyEnv,
+          notFound: `${where} was not found (DeploymentNotFound, or an api-version "${apiVersion}" the resource does not serve); check the deployment name in model and baseUrl`,
+          quotaCodes: ['insufficient_quota'],
+        },
+        scrub: (t) => scrubSecrets(t, apiKey, texts),
+        deps,
+      });
+      const vectors = parseOpenAIEmbeddings(text, texts.length, where);
+      dimensions = checkDimensions(vectors, dimensions, model, where);
+      return vectors;
+    },
+  };
+}

@@ -1,0 +1,380 @@
+/**
+ * What every HTTP embedding provider shares: one request with timeout and pacing, short 429s waited
+ * out in-process, and every failure turned into a classified {@link PgembedError}:
+ *
+ * | HTTP / failure                   | code                      | kind          |
+ * | -------------------------------- | ------------------------- | ------------- |
+ * | 401, 403, quota exhausted        | PROVIDER_AUTH             | configuration |
+ * | 404 (unknown model/deployment)   | PROVIDER_CONFIG           | configuration |
+ * | other 4xx                        | PROVIDER_CONFIG           | configuration |
+ * | 400, 413, 422                    | PROVIDER_INPUT_REJECTED   | permanent     |
+ * | 429                              | PROVIDER_RATE_LIMITED (+ retryAfterSeconds) | retriable |
+ * | 408, our timeout                 | PROVIDER_TIMEOUT          | retriable     |
+ * | 5xx, network error               | PROVIDER_UNAVAILABLE      | retriable     |
+ * | bad JSON, shape, count           | PROVIDER_BAD_RESPONSE     | retriable     |
+ * | vector length ≠ dimensions       | DIMENSION_MISMATCH        | permanent     |
+ *
+ * Messages never contain the key or the inputs.
+ */
+import { type ErrorKind, PgembedError, type PgembedErrorCode } from '../errors.js';
+import { parseDuration, type RateLimiter } from './limiter.js';
+
+/** 30 s: providers answer a full batch in a few seconds; longer means something is stuck. */
+export const DEFAULT_TIMEOUT_MS = 30_000;
+/**
+ * A 429 asking us to wait at most this long is waited out inside the call (the limiter pauses every
+ * request on the key meanwhile); a longer one fails the call so the worker reschedules the jobs
+ * (`run_at`) instead of holding a connection and a lease.
+ */
+export const MAX_INLINE_RETRY_AFTER_SECONDS = 5;
+/** Inline 429 retries per call before giving the jobs back to the queue. */
+const MAX_INLINE_RETRIES = 3;
+
+export interface HttpDeps {
+  /** Default the global `fetch`. */
+  fetch?: typeof fetch;
+  /** Clock in epoch milliseconds, for `Retry-After` HTTP dates. Default `Date.now`. */
+  now?: () => number;
+}
+
+export interface ErrorContext {
+  /** "OpenAI", "Voyage AI", "the Ollama server at http://…": who we talked to. */
+  where: string;
+  model: string;
+  /** Variable holding the key, named in auth errors; undefined for keyless servers. */
+  apiKeyEnv: string | undefined;
+  /** What a 404 means for this provider, with the fix. */
+  notFound: string;
+  /** Provider error codes meaning "out of credit": waiting will not help. */
+  quotaCodes?: readonly string[];
+  /** Provider-specific overrides, tried first. */
+  classify?: (
+    status: number,
+    error: ServerError,
+  ) => { code: PgembedErrorCode; kind: ErrorKind; message: string } | undefined;
+}
+
+export interface PostJsonArgs {
+  url: string;
+  headers: Record<string, string>;
+  body: unknown;
+  /** Input tokens of this request, for the limiter. */
+  tokens: number;
+  timeoutMs: number;
+  signal?: AbortSignal | undefined;
+  limiter: RateLimiter;
+  ctx: ErrorContext;
+  /** Removes secrets and echoed inputs from any text that reaches a message. */
+  scrub: (text: string) => string;
+  deps: HttpDeps;
+}
+
+/**
+ * POSTs `body` as JSON and returns the response text of a 2xx answer; throws a classified
+ * PgembedError otherwise. Aborting `signal` rejects with its reason. The timeout covers one attempt
+ * (request and body), not the time spent waiting for the limiter.
+ */
+export async function postJson(args: PostJsonArgs): Promise<string> {
+  const fetchFn = args.deps.fetch ?? fetch;
+  const now = args.deps.now ?? Date.now;
+  const { ctx, scrub } = args;
+  const payload = JSON.stringify(args.body);
+  for (let attempt = 0; ; attempt++) {
+    const permit = await args.limiter.acquire(args.tokens, args.signal);
+    const timeout = AbortSignal.timeout(args.timeoutMs);
+    const signal = args.signal ? AbortSignal.any([args.signal, timeout]) : timeout;
+    let response: Response;
+    let text: string;
+    try {
+      response = await fetchFn(args.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json', ...args.headers },
+        body: payload,
+        signal,
+      });
+      text = await response.text();
+    } catch (error) {
+      args.limiter.release(permit, {});
+      if (args.signal?.aborted) throw args.signal.reason;
+      if (timeout.aborted) {
+        throw new PgembedError(
+          'PROVIDER_TIMEOUT',
+          `${ctx.where} did not answer within ${args.timeoutMs} ms; will retry (raise timeoutMs if batches are large)`,
+          { kind: 'retriable' },
+        );
+      }
+      const reason = networkErrorCode(error);
+      throw new PgembedError(
+        'PROVIDER_UNAVAILABLE',
+        `Could not reach ${ctx.where}${reason ? ` (${scrub(reason)})` : ''}; will retry`,
+        { kind: 'retriable', cause: safeCause(error, scrub) },
+      );
+    }
+    const retryAfterSeconds = response.status === 429 ? parseRetryAfter(response.headers, now()) : undefined;
+    args.limiter.release(permit, { status: response.status, headers: response.headers, retryAfterSeconds });
+    if (response.ok) return text;
+    const detail = serverError(text);
+    const error = httpError(response.status, response.headers, scrub(detail.message), detail, ctx, now());
+    if (
+      error.code === 'PROVIDER_RATE_LIMITED' &&
+      attempt < MAX_INLINE_RETRIES &&
+      (error.retryAfterSeconds ?? 1) <= MAX_INLINE_RETRY_AFTER_SECONDS
+    ) {
+      // The limiter now holds every request on this key until the Retry-After has passed.
+      continue;
+    }
+    throw error;
+  }
+}
+
+/**
+ * Seconds to wait, from `retry-after-ms` (Azure, OpenAI), `Retry-After` (delta seconds or an HTTP
+ * date), or failing those OpenAI's `x-ratelimit-reset-{requests,tokens}` durations such as "6m0s".
+ */
+export function parseRetryAfter(headers: Headers, nowMs: number): number | undefined {
+  const ms = headers.get('retry-after-ms');
+  if (ms !== null && /^\s*\d+(\.\d+)?\s*$/.test(ms)) return Number(ms) / 1000;
+  const value = headers.get('retry-after')?.trim();
+  if (value) {
+    if (/^\d+(\.\d+)?$/.test(value)) return Number(value);
+    const date = Date.parse(value);
+    if (!Number.isNaN(date)) return Math.max(0, (date - nowMs) / 1000);
+  }
+  const resets = ['requests', 'tokens']
+    .filter((kind) => headers.get(`x-ratelimit-remaining-${kind}`)?.trim() === '0')
+    .map((kind) => parseDuration(headers.get(`x-ratelimit-reset-${kind}`)))
+    .filter((seconds): seconds is number => seconds !== undefined);
+  return resets.length > 0 ? Math.max(...resets) : undefined;
+}
+
+export function httpError(
+  status: number,
+  headers: Headers,
+  detail: string,
+  error: ServerError,
+  ctx: ErrorContext,
+  nowMs: number,
+): PgembedError {
+  const said = `HTTP ${status}${detail ? `: ${detail}` : ''}`;
+  const make = (code: PgembedErrorCode, kind: ErrorKind, message: string) => {
+    const retryAfterSeconds = parseRetryAfter(headers, nowMs);
+    return new PgembedError(
+      code,
+      message,
+      retryAfterSeconds === undefined ? { kind } : { kind, retryAfterSeconds },
+    );
+  };
+  const special = ctx.classify?.(status, { ...error, message: detail });
+  if (special) return make(special.code, special.kind, special.message);
+  const key = ctx.apiKeyEnv ? `the API key in ${ctx.apiKeyEnv}` : 'the request (no API key configured)';
+  if (status === 401 || status === 403) {
+    return make(
+      'PROVIDER_AUTH',
+      'configuration',
+      `${ctx.where} rejected ${key} (${said}); check the key and its access to ${ctx.model}`,
+    );
+  }
+  if (status === 429) {
+    if (ctx.quotaCodes?.includes(error.code)) {
+      return make(
+        'PROVIDER_AUTH',
+        'configuration',
+        `${ctx.where} says the account is out of quota (${said}); check billing`,
+      );
+    }
+    return make(
+      'PROVIDER_RATE_LIMITED',
+      'retriable',
+      `${ctx.where} rate-limited ${ctx.model} (${said}); will retry`,
+    );
+  }
+  if (status === 404) return make('PROVIDER_CONFIG', 'configuration', `${ctx.notFound} (${said})`);
+  if (status === 408) {
+    return make('PROVIDER_TIMEOUT', 'retriable', `${ctx.where} timed out the request (${said}); will retry`);
+  }
+  if (status === 400 || status === 413 || status === 422) {
+    return make(
+      'PROVIDER_INPUT_REJECTED',
+      'permanent',
+      `${ctx.where} rejected the batch for ${ctx.model} (${said})`,
+    );
+  }
+  if (status >= 500)
+    return make('PROVIDER_UNAVAILABLE', 'retriable', `${ctx.where} failed (${said}); will retry`);
+  if (status >= 400) {
+    return make(
+      'PROVIDER_CONFIG',
+      'configuration',
+      `${ctx.where} refused the request (${said}); check baseUrl`,
+    );
+  }
+  return make('PROVIDER_BAD_RESPONSE', 'retriable', `${ctx.where} answered with unexpected ${said}`);
+}
+
+export function badResponse(message: string): PgembedError {
+  return new PgembedError('PROVIDER_BAD_RESPONSE', `${message}; will retry`, { kind: 'retriable' });
+}
+
+export function parseJson(text: string, where: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw badResponse(`${where} returned a body that is not JSON`);
+  }
+}
+
+/** A vector given as float32 base64 or as a JSON number array; undefined when neither. */
+export function toVector(raw: unknown): number[] | undefined {
+  const vector =
+    typeof raw === 'string'
+      ? decodeBase64Float32(raw)
+      : Array.isArray(raw) && raw.every((value) => typeof value === 'number')
+        ? (raw as number[])
+        : undefined;
+  if (vector === undefined || vector.length === 0 || !vector.every(Number.isFinite)) return undefined;
+  return vector;
+}
+
+/**
+ * Decodes a base64 float32 embedding (OpenAI's and Voyage's `encoding_format: 'base64'`): the
+ * vector's float32 values, little-endian. `undefined` when not base64 or not whole floats.
+ */
+export function decodeBase64Float32(encoded: string): number[] | undefined {
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(encoded)) return undefined;
+  const bytes = Buffer.from(encoded, 'base64');
+  if (bytes.length % 4 !== 0) return undefined;
+  const out = new Array<number>(bytes.length / 4);
+  for (let i = 0; i < out.length; i++) out[i] = bytes.readFloatLE(i * 4);
+  return out;
+}
+
+/**
+ * Checks that all vectors have the expected length (or, when none is known yet, the same length) and
+ * returns that length. A mismatch with a known dimension is DIMENSION_MISMATCH (permanent).
+ */
+export function checkDimensions(
+  vectors: number[][],
+  expected: number | undefined,
+  model: string,
+  where: string,
+): number {
+  const first = vectors[0]!.length;
+  const want = expected ?? first;
+  for (const vector of vectors) {
+    if (vector.length === want) continue;
+    if (expected === undefined) {
+      throw badResponse(`${where} returned vectors of different lengths (${first} and ${vector.length})`);
+    }
+    throw new PgembedError(
+      'DIMENSION_MISMATCH',
+      `${model} at ${where} returned ${vector.length}-dimensional vectors but ${expected} are expected; ` +
+        'fix the pipeline dimensions or the model',
+      { kind: 'permanent' },
+    );
+  }
+  return want;
+}
+
+export interface ServerError {
+  /** The provider's error message, one line, at most 300 characters. */
+  message: string;
+  /** The provider's error code or type, e.g. 'insufficient_quota'. */
+  code: string;
+}
+
+/** The useful parts of an error body; never the raw body, which may be an HTML page or echo inputs. */
+export function serverError(body: string): ServerError {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return { message: '', code: '' };
+  }
+  if (!isRecord(parsed)) return { message: '', code: '' };
+  const error = parsed.error;
+  // OpenAI/Azure: {error: {message, code, type}}; Ollama: {error: "…"}; Cohere: {message};
+  // Voyage: {detail}.
+  const message = isRecord(error)
+    ? error.message
+    : typeof error === 'string'
+      ? error
+      : (parsed.message ?? parsed.detail);
+  const code = isRecord(error) ? (error.code ?? error.type) : undefined;
+  const oneLine = typeof message === 'string' ? message.replace(/\s+/g, ' ').trim() : '';
+  return {
+    message: oneLine.length > 300 ? `${oneLine.slice(0, 300)}…` : oneLine,
+    code: typeof code === 'string' ? code : '',
+  };
+}
+
+/**
+ * Removes the key, anything shaped like an OpenAI key (their 401 message quotes a masked key) and any
+ * input that a server echoed back.
+ */
+export function scrubSecrets(text: string, apiKey: string | undefined, inputs: readonly string[]): string {
+  let out = apiKey ? text.split(apiKey).join('[redacted key]') : text;
+  out = out.replace(/\b(?:sk|rk)-[A-Za-z0-9_*.-]{4,}/g, '[redacted key]');
+  for (const input of inputs) {
+    // Below 4 characters an input is as likely to be an ordinary word of the message as an echo.
+    if (input.trim().length >= 4 && out.includes(input)) out = out.split(input).join('[input]');
+  }
+  return out;
+}
+
+function safeCause(error: unknown, scrub: (text: string) => string): unknown {
+  const described = error instanceof Error ? `${error.message} ${String(error.cause ?? '')}` : String(error);
+  return scrub(described) === described ? error : new Error(scrub(described));
+}
+
+/** "ECONNREFUSED", "ECONNRESET", "UND_ERR_SOCKET", … from undici's `TypeError: fetch failed`. */
+function networkErrorCode(error: unknown): string | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 4 && current instanceof Error; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    current = current.cause;
+  }
+  return error instanceof Error ? error.message : undefined;
+}
+
+/** Reads the key from `env[name]`; PROVIDER_CONFIG when unset or unsendable (never quoting it). */
+export function readApiKey(env: Readonly<Record<string, string | undefined>>, name: string): string {
+  const apiKey = env[name]?.trim();
+  if (!apiKey) {
+    throw new PgembedError(
+      'PROVIDER_CONFIG',
+      `Environment variable ${name} is not set; put the API key in it (pipelines store only the variable's name)`,
+      { kind: 'configuration' },
+    );
+  }
+  // undici quotes an invalid header value — the whole key — in its TypeError; refuse it here instead.
+  if (!/^[\x21-\x7e]+$/.test(apiKey)) {
+    throw new PgembedError(
+      'PROVIDER_CONFIG',
+      `Environment variable ${name} contains characters that cannot be sent in an HTTP header (spaces, quotes or non-ASCII)`,
+      { kind: 'configuration' },
+    );
+  }
+  return apiKey;
+}
+
+/** "the embeddings server at http://host:port/path", without credentials or query. */
+export function describeUrl(label: string, url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${label} at ${parsed.origin}${parsed.pathname.replace(/\/+$/, '')}`;
+  } catch {
+    return label;
+  }
+}
+
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+export function tooManyInputs(provider: string, max: number, got: number): PgembedError {
+  return new PgembedError(
+    'INVALID_ARGUMENT',
+    `${provider} provider accepts at most ${max} texts per call, got ${got}`,
+  );
+}
