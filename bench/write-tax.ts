@@ -108,7 +108,7 @@ async function main(): Promise<void> {
     await listener.query('LISTEN pgembed_wake');
     const queueEmpty = async () => {
       const { rows } = await bench.db.query<{ n: number }>(
-        `SELECT count(*)::int AS n FROM pgembed.queue WHERE status <> 'failed'`,
+        `SELECT pending::int + processing::int AS n FROM pgembed.queue_status`,
       );
       return rows[0]!.n === 0;
     };
@@ -131,7 +131,7 @@ async function main(): Promise<void> {
           await stopWorkerProcess(worker);
           worker = undefined;
         }
-        if (phase !== 'A') await bench.db.query(`DELETE FROM pgembed.queue`);
+        if (phase !== 'A') await bench.db.exec(`DELETE FROM pgembed.queue; DELETE FROM pgembed.queue_log`);
         console.error(`round ${round + 1} phase ${phase}: ${rates[phase].at(-1)!.toFixed(0)} inserts/s`);
       }
     }

@@ -106,7 +106,7 @@ async function runDemo(options: { dataDir?: string; k: number; json?: boolean })
 
 async function queueDepth(db: { query: <R>(sql: string) => Promise<{ rows: R[] }> }): Promise<number> {
   const { rows } = await db.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM pgembed.queue WHERE pipeline = 'docs'`,
+    `SELECT pending::int AS n FROM pgembed.queue_status WHERE pipeline = 'docs'`,
   );
   return rows[0]?.n ?? 0;
 }

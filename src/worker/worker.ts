@@ -529,8 +529,8 @@ class WorkerImpl implements Worker {
     for (;;) {
       const names = (await this.refreshPipelines()).map((p) => p.name);
       const { rows } = await this.db.query<{ n: string }>(
-        `SELECT count(*)::text AS n FROM pgembed.queue
-         WHERE pipeline = ANY($1::text[]) AND status <> 'failed'`,
+        `SELECT ((SELECT count(*) FROM pgembed.queue WHERE pipeline = ANY($1::text[]) AND status <> 'failed')
+               + (SELECT count(*) FROM pgembed.queue_log WHERE pipeline = ANY($1::text[])))::text AS n`,
         [names],
       );
       const deferred = this.pipelines.some((p) => p.indexState === 'deferred');

@@ -46,7 +46,9 @@ describe('fault injection on a private PostgreSQL cluster', () => {
   }
 
   async function drained(db: Database): Promise<boolean> {
-    const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pgembed.queue`);
+    const { rows } = await db.query<{ n: number }>(
+      `SELECT (SELECT count(*) FROM pgembed.queue)::int + (SELECT count(*) FROM pgembed.queue_log)::int AS n`,
+    );
     return rows[0]!.n === 0;
   }
 

@@ -65,7 +65,9 @@ describe.skipIf(!hasPostgres())('worker processes on postgres', () => {
   };
 
   const queueEmpty = async () => {
-    const { rows } = await backend.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pgembed.queue`);
+    const { rows } = await backend.db.query<{ n: number }>(
+      `SELECT (SELECT count(*) FROM pgembed.queue)::int + (SELECT count(*) FROM pgembed.queue_log)::int AS n`,
+    );
     return rows[0]!.n === 0;
   };
 

@@ -42,6 +42,10 @@ BEGIN
 END
 $$;
 
+-- Functions are executable by PUBLIC by default; these change things as their owner, so only
+-- the owner and the worker role may call them.
+REVOKE EXECUTE ON FUNCTION pgembed._create_indexes(text) FROM PUBLIC;
+
 -- Creates (if needed) a NOLOGIN role with exactly what a worker needs, and grants it on every
 -- pipeline: read the source tables; read and write the chunk tables and pgembed's own tables.
 -- Workers log in as a role that is a member of it: CREATE ROLE w LOGIN PASSWORD '…' IN ROLE pgembed_worker.
@@ -64,6 +68,7 @@ BEGIN
   EXECUTE format('GRANT UPDATE (status, status_message) ON pgembed.pipelines TO %I', role_name);
   EXECUTE format('GRANT SELECT ON pgembed.queue_status TO %I', role_name);
   EXECUTE format('GRANT EXECUTE ON FUNCTION pgembed.prune_errors() TO %I', role_name);
+  EXECUTE format('GRANT EXECUTE ON FUNCTION pgembed._create_indexes(text) TO %I', role_name);
   FOR p IN SELECT * FROM pgembed.pipelines LOOP
     PERFORM pgembed._grant_pipeline(p.name, role_name);
   END LOOP;

@@ -1,4 +1,5 @@
 import type { Queryable } from '../../db/types.js';
+import { moveQueueLog } from './moveQueueLog.js';
 
 export interface ClaimedJob {
   id: string;
@@ -9,12 +10,14 @@ export interface ClaimedJob {
 /**
  * Claims up to `limit` due jobs of one pipeline for this worker: marks them processing under a
  * fresh lease token that every later state change must present. SKIP LOCKED lets any number of
- * workers claim side by side without waiting on each other.
+ * workers claim side by side without waiting on each other. Writers' committed log entries are
+ * moved into the queue first, so a claim sees every committed change.
  */
 export async function claimJobs(
   db: Queryable,
   args: { pipeline: string; limit: number; lease: string; leaseMs: number; workerId: string },
 ): Promise<ClaimedJob[]> {
+  await moveQueueLog(db);
   const { rows } = await db.query<ClaimedJob>(
     `WITH picked AS (
        SELECT id FROM pgembed.queue
