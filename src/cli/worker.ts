@@ -1,6 +1,28 @@
 import type { Command } from 'commander';
 import { startWorker } from '../worker/worker.js';
 import { fail, type GlobalOptions, openDatabase, parseInteger, withDatabaseOptions } from './common.js';
+
+/** Errors that mean "the server is not up yet" (starting, restarting, failing over). */
+const NOT_READY = new Set(['ECONNREFUSED', 'ENOENT', 'ECONNRESET', '57P03', '08001', '08006']);
+/** A worker started beside its database (compose, systemd) waits this long for it. */
+const READY_TIMEOUT_MS = 60_000;
+
+async function openDatabaseWhenReady(options: GlobalOptions) {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  for (let delay = 100; ; delay = Math.min(delay * 2, 2_000)) {
+    try {
+      return await openDatabase(options);
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (!code || !NOT_READY.has(code) || Date.now() + delay > deadline) throw error;
+      process.stderr.write(
+        `${JSON.stringify({ time: new Date().toISOString(), level: 'warn', event: 'database:waiting', code })}\n`,
+      );
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}
+
 import { logEvents } from './log.js';
 
 interface WorkerCliOptions extends GlobalOptions {
@@ -44,7 +66,7 @@ Examples:
       ),
   ).action(async (options: WorkerCliOptions) => {
     try {
-      const db = await openDatabase(options);
+      const db = await openDatabaseWhenReady(options);
       const worker = await startWorker({
         db,
         concurrency: options.concurrency,

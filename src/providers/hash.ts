@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { PgembedError } from '../errors.js';
 import type { EmbeddingProvider } from './types.js';
 
@@ -54,7 +54,8 @@ export function hashEmbedding(text: string, dimensions: number, model: string): 
   let sumSquares = 0;
   for (let block = 0; block * FLOATS_PER_BLOCK < dimensions; block++) {
     blockInput.writeUInt32BE(block, 32);
-    const digest = createHash('sha256').update(blockInput).digest();
+    // One-shot hash(): a third of createHash()'s cost per block, the bulk of this function's time.
+    const digest = hash('sha256', blockInput, 'buffer');
     const end = Math.min(FLOATS_PER_BLOCK, dimensions - block * FLOATS_PER_BLOCK);
     for (let k = 0; k < end; k++) {
       const value = digest.readInt32LE(k * 4) / INT32_SCALE;

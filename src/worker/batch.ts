@@ -94,6 +94,8 @@ export async function processBatch(args: {
 
   // Texts to embed, each once even if several chunks share it.
   const pending = new Map<string, string>();
+  // Where each text comes from, for errors such as an input over the provider's limit.
+  const locations = new Map<string, string>();
   const rows: (Omit<ChunkRow, 'embedding'> & { embedding: ArrayLike<number> | undefined })[] = [];
   let reused = 0;
   for (const doc of perDoc) {
@@ -103,7 +105,13 @@ export async function processBatch(args: {
       const hash = chunkHash(pipeline.model, text);
       const known = stored.get(hash);
       if (known) reused++;
-      else pending.set(hash, text);
+      else {
+        pending.set(hash, text);
+        locations.set(
+          hash,
+          `document ${JSON.stringify(doc.docKey)}, chunk ${chunk.index} (characters ${chunk.startChar}–${chunk.endChar})`,
+        );
+      }
       rows.push({
         docKey: doc.docKey,
         chunkIndex: chunk.index,
@@ -120,7 +128,9 @@ export async function processBatch(args: {
     }
   }
 
-  const fresh = await embedAll(provider, pipeline, [...pending.entries()], events, args.signal);
+  const fresh = await embedAll(provider, pipeline, [...pending.entries()], events, args.signal, (hash) =>
+    locations.get(hash),
+  );
   const complete: ChunkRow[] = rows.map((row) => ({
     ...row,
     embedding: row.embedding ?? fresh.get(row.contentHash)!,

@@ -14,6 +14,7 @@ import { extendLeases } from '../sql/queries/extendLeases.js';
 import { failJobs } from '../sql/queries/failJobs.js';
 import { pausePipeline } from '../sql/queries/pausePipeline.js';
 import { answerProviderTest, latestProviderTestRequest } from '../sql/queries/providerTests.js';
+import { pruneErrors } from '../sql/queries/pruneErrors.js';
 import { recordErrors } from '../sql/queries/recordErrors.js';
 import { recoverExpiredLeases } from '../sql/queries/recoverExpiredLeases.js';
 import { requeueJobs } from '../sql/queries/requeueJobs.js';
@@ -164,6 +165,7 @@ class WorkerImpl implements Worker {
     try {
       await extendLeases(this.db, { leases: [...this.activeLeases], leaseMs: this.config.leaseMs });
       await heartbeat(this.db, { id: this.id, stats: this.stats });
+      await pruneErrors(this.db);
       const recovered = await recoverExpiredLeases(this.db);
       if (recovered > 0) {
         this.events.emit('leases:recovered', { jobs: recovered });
