@@ -76,7 +76,7 @@ export function registerEnable(program: Command): void {
         parseInteger('--chunk-overlap', 0, 1_000_000),
       )
       .option('--chunk-table <name>', 'chunk table name (default <table>_chunks)')
-      .option('--provider <name>', 'local | openai | hash', 'local')
+      .option('--provider <name>', 'local | openai | azure-openai | ollama | voyage | cohere | hash', 'local')
       .option('--model <name>', 'embedding model (default per provider)')
       .option(
         '--dimensions <n>',
