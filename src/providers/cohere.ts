@@ -1,7 +1,7 @@
-import { PgembedError } from '../errors.js';
 import {
   badResponse,
   checkDimensions,
+  checkRequestedDimensions,
   DEFAULT_TIMEOUT_MS,
   describeUrl,
   type HttpDeps,
@@ -63,18 +63,7 @@ export function createCohereProvider(
 ): EmbeddingProvider {
   const { model } = options;
   const info = cohereModelInfo(model);
-  if (info && options.dimensions !== undefined && options.dimensions !== info.dimensions) {
-    if (!info.flexible.includes(options.dimensions)) {
-      throw new PgembedError(
-        'CONFIG_INVALID',
-        info.flexible.length
-          ? `dimensions for ${model} must be one of ${info.flexible.join(', ')}`
-          : `${model} always returns ${info.dimensions} dimensions; remove dimensions or set it to ${info.dimensions}`,
-        { kind: 'configuration' },
-      );
-    }
-  }
-  const sendDimensions = options.dimensions !== undefined && (info?.flexible.length ?? 0) > 0;
+  const sendDimensions = checkRequestedDimensions(model, info, options.dimensions);
   const baseUrl = (options.baseUrl ?? COHERE_DEFAULT_BASE_URL).replace(/\/+$/, '').replace(/\/v2$/, '');
   const url = `${baseUrl}/v2/embed`;
   const where = baseUrl === COHERE_DEFAULT_BASE_URL ? 'Cohere' : describeUrl('the Cohere server', baseUrl);

@@ -378,3 +378,29 @@ export function tooManyInputs(provider: string, max: number, got: number): Pgemb
     `${provider} provider accepts at most ${max} texts per call, got ${got}`,
   );
 }
+
+/**
+ * Checks `dimensions` asked of a model whose sizes are known: its native size, or one of the sizes it
+ * can shorten to (`flexible`). Returns whether the request must name the size.
+ */
+export function checkRequestedDimensions(
+  model: string,
+  info: { dimensions: number; flexible: readonly number[] } | undefined,
+  dimensions: number | undefined,
+): boolean {
+  if (
+    info &&
+    dimensions !== undefined &&
+    dimensions !== info.dimensions &&
+    !info.flexible.includes(dimensions)
+  ) {
+    throw new PgembedError(
+      'CONFIG_INVALID',
+      info.flexible.length
+        ? `dimensions for ${model} must be one of ${info.flexible.join(', ')}`
+        : `${model} always returns ${info.dimensions} dimensions; remove dimensions or set it to ${info.dimensions}`,
+      { kind: 'configuration' },
+    );
+  }
+  return dimensions !== undefined && (info?.flexible.length ?? 0) > 0;
+}

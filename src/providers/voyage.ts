@@ -1,6 +1,7 @@
 import { PgembedError } from '../errors.js';
 import {
   checkDimensions,
+  checkRequestedDimensions,
   DEFAULT_TIMEOUT_MS,
   describeUrl,
   type HttpDeps,
@@ -96,18 +97,7 @@ export function createVoyageProvider(
 ): EmbeddingProvider {
   const { model } = options;
   const info = voyageModelInfo(model);
-  if (info && options.dimensions !== undefined && options.dimensions !== info.dimensions) {
-    if (!info.flexible.includes(options.dimensions)) {
-      throw new PgembedError(
-        'CONFIG_INVALID',
-        info.flexible.length
-          ? `dimensions for ${model} must be one of ${info.flexible.join(', ')}`
-          : `${model} always returns ${info.dimensions} dimensions; remove dimensions or set it to ${info.dimensions}`,
-        { kind: 'configuration' },
-      );
-    }
-  }
-  const sendDimensions = options.dimensions !== undefined && (info?.flexible.length ?? 0) > 0;
+  const sendDimensions = checkRequestedDimensions(model, info, options.dimensions);
   const baseUrl = (options.baseUrl ?? VOYAGE_DEFAULT_BASE_URL).replace(/\/+$/, '');
   const url = `${baseUrl}/embeddings`;
   const where = baseUrl === VOYAGE_DEFAULT_BASE_URL ? 'Voyage AI' : describeUrl('the Voyage server', baseUrl);
