@@ -20,6 +20,17 @@ function text(i: number, version: number): string {
   return `document ${i} version ${version}: ${'the queue survives crashes and restarts '.repeat(8 + (i % 5))}`;
 }
 
+/** One line per scenario in the test output: what was injected, and what was lost, duplicated or stale. */
+function summary(
+  scenario: string,
+  faults: string,
+  report: Awaited<ReturnType<typeof checkInvariants>>,
+): void {
+  process.stdout.write(
+    `[reliability] ${scenario}: documents=${report.documents} ${faults} lost=${report.lost} duplicated=${report.duplicated} stale=${report.stale.length} wrong_vectors=${report.wrongVectors} orphans=${report.orphans}\n`,
+  );
+}
+
 describe('fault injection on a private PostgreSQL cluster', () => {
   let cluster: Cluster;
 
@@ -92,7 +103,10 @@ describe('fault injection on a private PostgreSQL cluster', () => {
       }
       await waitFor(() => persist(() => drained(db)), 90_000, 'the queue to drain after the restarts');
       const report = await checkInvariants(db, 'docs');
+      summary('server restarts', `faults=4 restarts (2 fast, 2 immediate)`, report);
       expect(report, JSON.stringify(report).slice(0, 2000)).toMatchObject({
+        lost: 0,
+        duplicated: 0,
         documents: inserted,
         stale: [],
         wrongVectors: 0,
@@ -142,7 +156,10 @@ describe('fault injection on a private PostgreSQL cluster', () => {
       }
       await waitFor(() => drained(db), 90_000, 'the queue to drain after the kills');
       const report = await checkInvariants(db, 'docs');
+      summary('sigkill', `faults=${KILLS} SIGKILLs`, report);
       expect(report, JSON.stringify(report).slice(0, 2000)).toMatchObject({
+        lost: 0,
+        duplicated: 0,
         documents: KILLS * 100,
         stale: [],
         wrongVectors: 0,
@@ -193,7 +210,10 @@ describe('fault injection on a private PostgreSQL cluster', () => {
       );
       await waitFor(() => drained(db), 90_000, 'the queue to drain after the storm');
       const report = await checkInvariants(db, 'docs');
+      summary('update storm', `faults=1000 concurrent updates by 8 clients`, report);
       expect(report, JSON.stringify(report).slice(0, 2000)).toMatchObject({
+        lost: 0,
+        duplicated: 0,
         documents: 100,
         stale: [],
         wrongVectors: 0,

@@ -15,6 +15,10 @@ export interface InvariantReport {
   documents: number;
   /** Documents whose chunks are missing or differ from chunk(content). */
   stale: string[];
+  /** Of those: documents with content but no chunks at all. */
+  lost: number;
+  /** Chunk rows beyond what chunk(content) gives, over all documents. */
+  duplicated: number;
   /** Chunk rows whose embedding is not the hash provider's vector of their text. */
   wrongVectors: number;
   /** Chunk rows of documents that no longer exist (or have no content). */
@@ -70,6 +74,8 @@ export async function checkInvariants(db: Queryable, pipelineName: string): Prom
   const report: InvariantReport = {
     documents: docs.length,
     stale: [],
+    lost: 0,
+    duplicated: 0,
     wrongVectors: 0,
     orphans: 0,
     processing: 0,
@@ -101,6 +107,8 @@ export async function checkInvariants(db: Queryable, pipelineName: string): Prom
           actual[i]!.parent_index === (e.parentIndex ?? null),
       );
     if (!same) report.stale.push(key);
+    if (expected.length > 0 && actual.length === 0) report.lost++;
+    report.duplicated += Math.max(0, actual.length - expected.length);
   }
   for (const [key, rows] of byDoc) {
     if (!seen.has(key)) report.orphans += rows.length;
