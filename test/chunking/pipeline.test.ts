@@ -2,32 +2,14 @@ import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { enableDocumentChunking } from '../../src/pipelines/enable.js';
 import { createHashProvider } from '../../src/providers/hash.js';
-import type { EmbeddingProvider } from '../../src/providers/types.js';
 import { startWorker, type Worker } from '../../src/worker/worker.js';
 import { BACKENDS, hasPostgres, openBackend, type TestBackend } from '../support/databases.js';
 import { checkInvariants } from '../support/invariants.js';
+import { countingHashProvider } from '../support/providers.js';
 
 // Real Markdown: this project's architecture page and node-postgres' README.
 const architecture = readFileSync(new URL('../../docs/architecture.md', import.meta.url), 'utf8');
 const pgReadme = readFileSync(new URL('../../node_modules/pg/README.md', import.meta.url), 'utf8');
-
-function countingProvider(dimensions: number) {
-  const inner = createHashProvider({ dimensions });
-  const texts: string[] = [];
-  const provider: EmbeddingProvider = {
-    ...inner,
-    name: inner.name,
-    model: inner.model,
-    dimensions: inner.dimensions,
-    maxBatchSize: inner.maxBatchSize,
-    maxInputTokens: inner.maxInputTokens,
-    embed: (input, options) => {
-      texts.push(...input);
-      return inner.embed(input, options);
-    },
-  };
-  return { provider, texts };
-}
 
 describe.each(BACKENDS)('chunking strategies in pipelines on %s', (kind) => {
   let backend: TestBackend;
@@ -66,7 +48,7 @@ describe.each(BACKENDS)('chunking strategies in pipelines on %s', (kind) => {
       `INSERT INTO pages VALUES (1, 'Architecture', $1), (2, 'node-postgres', $2), (3, NULL, 'plain')`,
       [architecture, pgReadme],
     );
-    const { provider, texts } = countingProvider(32);
+    const { provider, texts } = countingHashProvider(32);
     worker = await startWorker({ db, providerFor: () => provider, pollIntervalMs: 50 });
     await worker.drain();
     expect(await checkInvariants(db, 'pages')).toMatchObject({ stale: [], wrongVectors: 0, orphans: 0 });

@@ -2,29 +2,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/db/types.js';
 import { enableDocumentChunking } from '../../src/pipelines/enable.js';
 import { createHashProvider } from '../../src/providers/hash.js';
-import type { EmbeddingProvider } from '../../src/providers/types.js';
 import { startWorker, type Worker } from '../../src/worker/worker.js';
 import { BACKENDS, hasPostgres, openBackend, type TestBackend } from '../support/databases.js';
 import { checkInvariants } from '../support/invariants.js';
-
-/** The real hash provider, counting the texts it is asked to embed. */
-function countingHashProvider(dimensions: number) {
-  const inner = createHashProvider({ dimensions });
-  const texts: string[] = [];
-  const provider: EmbeddingProvider = {
-    ...inner,
-    name: inner.name,
-    model: inner.model,
-    dimensions: inner.dimensions,
-    maxBatchSize: inner.maxBatchSize,
-    maxInputTokens: inner.maxInputTokens,
-    embed: (input, options) => {
-      texts.push(...input);
-      return inner.embed(input, options);
-    },
-  };
-  return { provider, texts };
-}
+import { countingHashProvider } from '../support/providers.js';
 
 function paragraph(i: number, words = 120): string {
   const vocabulary = [
