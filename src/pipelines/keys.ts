@@ -2,6 +2,13 @@ import { quoteIdent } from '../db/quote.js';
 import type { Pipeline } from './pipeline.js';
 
 /**
+ * A document's key as PostgreSQL prints its jsonb form (`[42]`, `["eu", 7]`). Kept as that text and
+ * never parsed in JavaScript: a bigint or numeric key beyond 2^53 would not survive a round trip
+ * through a JavaScript number, and the document would then look deleted.
+ */
+export type DocKey = string;
+
+/**
  * SQL fragments that turn the queue's jsonb document keys (`[k1, k2, …]`, written by the triggers
  * with jsonb_build_array) back into typed key values. Key types come from the catalog
  * (format_type at enable time), column names are quoted.

@@ -3,6 +3,7 @@ import { embeddingText } from '../chunking/index.js';
 import type { Chunk } from '../chunking/types.js';
 import type { Database } from '../db/types.js';
 import { PgembedError } from '../errors.js';
+import type { DocKey } from '../pipelines/keys.js';
 import type { Pipeline } from '../pipelines/pipeline.js';
 import type { EmbeddingProvider } from '../providers/types.js';
 import type { ClaimedJob } from '../sql/queries/claimJobs.js';
@@ -46,13 +47,13 @@ export async function processBatch(args: {
     jobs.map((job) => job.docKey),
   );
   const chunkedStates = new Map<string, string>();
-  const perDoc: { docKey: unknown[]; chunks: Chunk[] }[] = [];
+  const perDoc: { docKey: DocKey; chunks: Chunk[] }[] = [];
   const sections: SectionRow[] = [];
   const unchunkable: BatchOutcome['unchunkable'] = [];
-  const jobByKey = new Map(jobs.map((job) => [JSON.stringify(job.docKey), job]));
+  const jobByKey = new Map(jobs.map((job) => [job.docKey, job]));
 
   for (const doc of docs) {
-    const key = JSON.stringify(doc.docKey);
+    const key = doc.docKey;
     try {
       const chunked = chunkDocumentWithSections(withOverride(pipeline, doc.override), doc.content, doc.title);
       perDoc.push({ docKey: doc.docKey, chunks: chunked.chunks });
@@ -109,7 +110,7 @@ export async function processBatch(args: {
         pending.set(hash, text);
         locations.set(
           hash,
-          `document ${JSON.stringify(doc.docKey)}, chunk ${chunk.index} (characters ${chunk.startChar}–${chunk.endChar})`,
+          `document ${doc.docKey}, chunk ${chunk.index} (characters ${chunk.startChar}–${chunk.endChar})`,
         );
       }
       rows.push({
@@ -139,7 +140,7 @@ export async function processBatch(args: {
   const keysChunked = new Set(chunkedStates.keys());
   const result = await db.transaction((tx) =>
     writeBack(tx, pipeline, {
-      jobIds: jobs.filter((job) => keysChunked.has(JSON.stringify(job.docKey))).map((job) => job.id),
+      jobIds: jobs.filter((job) => keysChunked.has(job.docKey)).map((job) => job.id),
       lease,
       chunkedStates,
       chunks: complete,

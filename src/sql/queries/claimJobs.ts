@@ -1,9 +1,10 @@
 import type { Queryable } from '../../db/types.js';
+import type { DocKey } from '../../pipelines/keys.js';
 import { moveQueueLog } from './moveQueueLog.js';
 
 export interface ClaimedJob {
   id: string;
-  docKey: unknown[];
+  docKey: DocKey;
   attempts: number;
 }
 
@@ -30,7 +31,7 @@ export async function claimJobs(
      SET status = 'processing', lease = $3::uuid, leased_until = now() + $4::int * interval '1 millisecond',
          worker_id = $5::text, attempts = q.attempts + 1
      FROM picked WHERE q.id = picked.id
-     RETURNING q.id::text AS id, q.doc_key AS "docKey", q.attempts`,
+     RETURNING q.id::text AS id, q.doc_key::text AS "docKey", q.attempts`,
     [args.pipeline, args.limit, args.lease, args.leaseMs, args.workerId],
   );
   return rows;

@@ -1,11 +1,11 @@
 import { quoteIdent } from '../../db/quote.js';
 import type { Queryable } from '../../db/types.js';
-import { matchSourceKey } from '../../pipelines/keys.js';
+import { type DocKey, matchSourceKey } from '../../pipelines/keys.js';
 import type { Pipeline } from '../../pipelines/pipeline.js';
 import { type ChunkOverride, titleColumnOf } from '../../worker/chunkDocument.js';
 
 export interface DocumentState {
-  docKey: unknown[];
+  docKey: DocKey;
   /** The content as committed now; null when the row is gone or its content is NULL. */
   content: string | null;
   /** The document's title, when the pipeline has a title column (it feeds the chunks' context). */
@@ -26,7 +26,7 @@ function stateQuery(pipeline: Pipeline, withContent: boolean): string {
   const titleColumn = titleColumnOf(pipeline);
   const title = titleColumn ? `s.${quoteIdent(titleColumn)}::text` : 'NULL::text';
   const titleState = titleColumn ? ` || coalesce(':' || md5(${title}), '')` : '';
-  return `SELECT j.key AS "docKey",
+  return `SELECT j.key::text AS "docKey",
             ${withContent ? `${content}::text` : 'NULL::text'} AS content,
             ${withContent ? title : 'NULL::text'} AS title,
             ${
@@ -46,12 +46,9 @@ function stateQuery(pipeline: Pipeline, withContent: boolean): string {
 export async function loadDocuments(
   db: Queryable,
   pipeline: Pipeline,
-  docKeys: unknown[][],
+  docKeys: DocKey[],
 ): Promise<DocumentState[]> {
-  const { rows } = await db.query<DocumentState>(stateQuery(pipeline, true), [
-    docKeys.map((k) => JSON.stringify(k)),
-    pipeline.name,
-  ]);
+  const { rows } = await db.query<DocumentState>(stateQuery(pipeline, true), [docKeys, pipeline.name]);
   return rows;
 }
 
@@ -59,10 +56,8 @@ export async function loadDocuments(
 export async function loadDocumentStates(
   db: Queryable,
   pipeline: Pipeline,
-  docKeys: unknown[][],
-): Promise<Map<string, string>> {
-  const { rows } = await db.query<DocumentState>(stateQuery(pipeline, false), [
-    docKeys.map((k) => JSON.stringify(k)),
-  ]);
-  return new Map(rows.map((row) => [JSON.stringify(row.docKey), row.state]));
+  docKeys: DocKey[],
+): Promise<Map<DocKey, string>> {
+  const { rows } = await db.query<DocumentState>(stateQuery(pipeline, false), [docKeys]);
+  return new Map(rows.map((row) => [row.docKey, row.state]));
 }

@@ -1,5 +1,5 @@
 import type { Queryable } from '../../db/types.js';
-import { chunkKeyIn } from '../../pipelines/keys.js';
+import { chunkKeyIn, type DocKey } from '../../pipelines/keys.js';
 import type { Pipeline } from '../../pipelines/pipeline.js';
 
 /**
@@ -9,13 +9,13 @@ import type { Pipeline } from '../../pipelines/pipeline.js';
 export async function loadStoredEmbeddings(
   db: Queryable,
   pipeline: Pipeline,
-  docKeys: unknown[][],
+  docKeys: DocKey[],
 ): Promise<Map<string, string>> {
   const { rows } = await db.query<{ hash: string; embedding: string }>(
     `SELECT DISTINCT ON (c.content_hash) c.content_hash AS hash, c.embedding::text AS embedding
      FROM ${pipeline.chunkTable} c
      WHERE ${chunkKeyIn(pipeline, 'c', '$1')} AND c.model = $2::text`,
-    [docKeys.map((k) => JSON.stringify(k)), pipeline.model],
+    [docKeys, pipeline.model],
   );
   return new Map(rows.map((row) => [row.hash, row.embedding]));
 }

@@ -1,11 +1,11 @@
 import { encodeCopyBinary } from '../../db/copyBinary.js';
 import type { Transaction } from '../../db/types.js';
-import { chunkKeyColumns, chunkKeyIn, chunkKeyJson, typedKeys } from '../../pipelines/keys.js';
+import { chunkKeyColumns, chunkKeyIn, chunkKeyJson, type DocKey, typedKeys } from '../../pipelines/keys.js';
 import type { Pipeline } from '../../pipelines/pipeline.js';
 import { loadDocumentStates } from './loadDocuments.js';
 
 export interface ChunkRow {
-  docKey: unknown[];
+  docKey: DocKey;
   chunkIndex: number;
   content: string;
   tokenCount: number;
@@ -22,7 +22,7 @@ export interface ChunkRow {
 
 /** A parent section of a hierarchical pipeline (kept in its sections table, not embedded). */
 export interface SectionRow {
-  docKey: unknown[];
+  docKey: DocKey;
   sectionIndex: number;
   content: string;
   tokenCount: number;
@@ -35,8 +35,8 @@ export interface SectionRow {
 export interface WriteBackInput {
   jobIds: string[];
   lease: string;
-  /** Per document (JSON of its key): the state fingerprint it was chunked from. */
-  chunkedStates: Map<string, string>;
+  /** Per document: the state fingerprint it was chunked from. */
+  chunkedStates: Map<DocKey, string>;
   /** New chunks of every document whose state was chunked (documents with none: empty). */
   chunks: ChunkRow[];
   /** Hierarchical pipelines: the new sections of those documents (replacing their old ones). */
@@ -83,8 +83,8 @@ export async function writeBack(
   pipeline: Pipeline,
   input: WriteBackInput,
 ): Promise<WriteBackResult> {
-  const owned = await tx.query<{ id: string; docKey: unknown[] }>(
-    `SELECT id::text AS id, doc_key AS "docKey" FROM pgembed.queue
+  const owned = await tx.query<{ id: string; docKey: DocKey }>(
+    `SELECT id::text AS id, doc_key::text AS "docKey" FROM pgembed.queue
      WHERE id = ANY($1::bigint[]) AND lease = $2::uuid
      ORDER BY id FOR UPDATE`,
     [input.jobIds, input.lease],
@@ -98,24 +98,23 @@ export async function writeBack(
   };
   if (owned.rowCount === 0) return result;
   const keys = owned.rows.map((row) => row.docKey);
-  const keyJson = keys.map((key) => JSON.stringify(key));
 
   await tx.query(
     `SELECT pg_advisory_xact_lock(l) FROM (
        SELECT DISTINCT hashtextextended($1::text || ':' || k::text, 0) AS l FROM unnest($2::jsonb[]) AS k ORDER BY 1
      ) locks`,
-    [pipeline.name, keyJson],
+    [pipeline.name, keys],
   );
   const current = await loadDocumentStates(tx, pipeline, keys);
-  const fresh = new Set<string>();
-  for (const key of keyJson) {
+  const fresh = new Set<DocKey>();
+  for (const key of keys) {
     if (current.get(key) === input.chunkedStates.get(key)) fresh.add(key);
     else result.stale++;
   }
 
   if (fresh.size > 0) {
     const freshKeys = [...fresh];
-    const rows = input.chunks.filter((chunk) => fresh.has(JSON.stringify(chunk.docKey)));
+    const rows = input.chunks.filter((chunk) => fresh.has(chunk.docKey));
     await stageChunks(tx, rows);
     const keyCols = chunkKeyColumns(pipeline);
     const deleted = await tx.query(
@@ -148,7 +147,7 @@ export async function writeBack(
         pipeline,
         sectionsTable,
         freshKeys,
-        (input.sections ?? []).filter((section) => fresh.has(JSON.stringify(section.docKey))),
+        (input.sections ?? []).filter((section) => fresh.has(section.docKey)),
       );
     }
     result.written = fresh.size;
@@ -187,7 +186,7 @@ async function stageChunks(tx: Transaction, rows: ChunkRow[]): Promise<void> {
   if (tx.copyBinary) {
     const data = encodeCopyBinary(
       rows.map((row) => [
-        { type: 'jsonb', value: JSON.stringify(row.docKey) },
+        { type: 'jsonb', value: row.docKey },
         { type: 'int4', value: row.chunkIndex },
         { type: 'text', value: row.content },
         { type: 'int4', value: row.tokenCount },
@@ -208,7 +207,7 @@ async function stageChunks(tx: Transaction, rows: ChunkRow[]): Promise<void> {
      SELECT * FROM unnest($1::jsonb[], $2::int[], $3::text[], $4::int[], $5::int[], $6::int[], $7::jsonb[],
                           $8::text[], $9::int[], $10::vector[], $11::text[])`,
     [
-      rows.map((row) => JSON.stringify(row.docKey)),
+      rows.map((row) => row.docKey),
       rows.map((row) => row.chunkIndex),
       rows.map((row) => row.content),
       rows.map((row) => row.tokenCount),
@@ -246,7 +245,7 @@ async function replaceSections(
      FROM unnest($1::jsonb[], $2::int[], $3::text[], $4::int[], $5::int[], $6::int[], $7::jsonb[], $8::text[])
           AS s(k, i, content, tokens, start_char, end_char, path, context)`,
     [
-      sections.map((s) => JSON.stringify(s.docKey)),
+      sections.map((s) => s.docKey),
       sections.map((s) => s.sectionIndex),
       sections.map((s) => s.content),
       sections.map((s) => s.tokenCount),
