@@ -4,66 +4,155 @@
  * Format: https://www.postgresql.org/docs/current/sql-copy.html#id-1.9.3.55.9.4
  */
 export type CopyValue =
-  | { type: 'int4'; value: number }
+  | { type: 'int2' | 'int4'; value: number }
+  /** A decimal string (exact beyond 2^53) or a bigint. */
+  | { type: 'int8'; value: string | bigint }
   | { type: 'text'; value: string }
   | { type: 'jsonb'; value: string }
+  /** `xxxxxxxx-xxxx-…` (hyphens optional, any case). */
+  | { type: 'uuid'; value: string }
+  /** A one-dimensional `text[]` without NULL elements. */
+  | { type: 'textArray'; value: readonly string[] }
   | { type: 'vector'; value: ArrayLike<number> }
   | { type: 'null' };
 
 const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
+const TEXT_OID = 25;
 
+/**
+ * One COPY stream (header, rows, trailer) in one buffer. Rows are written into a single growing
+ * buffer: a buffer per field made the allocator and the garbage collector a fifth of the worker's
+ * time in the ingest benchmark.
+ */
 export function encodeCopyBinary(rows: readonly (readonly CopyValue[])[]): Buffer {
-  const parts: Buffer[] = [];
-  const header = Buffer.alloc(SIGNATURE.length + 8);
-  SIGNATURE.copy(header);
-  parts.push(header);
+  const out = new CopyBuffer();
+  out.bytes(SIGNATURE);
+  out.int32(0); // flags
+  out.int32(0); // header extension length
   for (const row of rows) {
-    const count = Buffer.alloc(2);
-    count.writeInt16BE(row.length);
-    parts.push(count);
-    for (const field of row) parts.push(encodeField(field));
+    out.int16(row.length);
+    for (const field of row) encodeField(out, field);
   }
-  const trailer = Buffer.alloc(2);
-  trailer.writeInt16BE(-1);
-  parts.push(trailer);
-  return Buffer.concat(parts);
+  out.int16(-1);
+  return out.result();
 }
 
-function encodeField(field: CopyValue): Buffer {
+function encodeField(out: CopyBuffer, field: CopyValue): void {
   switch (field.type) {
-    case 'null': {
-      const buf = Buffer.alloc(4);
-      buf.writeInt32BE(-1);
-      return buf;
-    }
-    case 'int4': {
-      const buf = Buffer.alloc(8);
-      buf.writeInt32BE(4);
-      buf.writeInt32BE(field.value, 4);
-      return buf;
-    }
+    case 'null':
+      out.int32(-1);
+      return;
+    case 'int2':
+      out.int32(2);
+      out.int16(field.value);
+      return;
+    case 'int4':
+      out.int32(4);
+      out.int32(field.value);
+      return;
+    case 'int8':
+      out.int32(8);
+      out.int64(BigInt(field.value));
+      return;
     case 'text':
     case 'jsonb': {
-      const body = Buffer.from(field.value, 'utf8');
-      const prefix = field.type === 'jsonb' ? 1 : 0; // jsonb's binary form is a version byte, then text
-      const buf = Buffer.alloc(4 + prefix + body.length);
-      buf.writeInt32BE(prefix + body.length);
-      if (prefix) buf.writeUInt8(1, 4);
-      body.copy(buf, 4 + prefix);
-      return buf;
+      const version = field.type === 'jsonb' ? 1 : 0; // jsonb's binary form is a version byte, then text
+      const length = Buffer.byteLength(field.value, 'utf8');
+      out.int32(version + length);
+      if (version) out.int8(1);
+      out.utf8(field.value, length);
+      return;
+    }
+    case 'uuid': {
+      const hex = field.value.replaceAll('-', '');
+      if (!/^[0-9a-fA-F]{32}$/.test(hex)) throw new TypeError(`not a uuid: ${field.value}`);
+      out.int32(16);
+      out.bytes(Buffer.from(hex, 'hex'));
+      return;
+    }
+    case 'textArray': {
+      // array_send: ndim, has-nulls flag, element type, then per dimension its length and lower bound.
+      const lengths = field.value.map((element) => Buffer.byteLength(element, 'utf8'));
+      out.int32(20 + lengths.reduce((sum, length) => sum + 4 + length, 0));
+      out.int32(1);
+      out.int32(0);
+      out.int32(TEXT_OID);
+      out.int32(field.value.length);
+      out.int32(1);
+      field.value.forEach((element, i) => {
+        out.int32(lengths[i]!);
+        out.utf8(element, lengths[i]!);
+      });
+      return;
     }
     case 'vector': {
       // pgvector's vector_send: int16 dimensions, int16 unused, then float4 values, big-endian.
       const dims = field.value.length;
-      const buf = Buffer.alloc(4 + 4 + dims * 4);
-      buf.writeInt32BE(4 + dims * 4);
-      buf.writeInt16BE(dims, 4);
-      buf.writeInt16BE(0, 6);
-      // Float32Array is host-endian (little on every platform Node supports); one swap32 makes it
-      // big-endian, ~10× faster than a writeFloatBE per value.
-      const floats = Buffer.from(Float32Array.from(field.value).buffer);
-      floats.swap32().copy(buf, 8);
-      return buf;
+      out.int32(4 + dims * 4);
+      out.int16(dims);
+      out.int16(0);
+      out.floats(field.value);
+      return;
     }
+  }
+}
+
+/** An append-only byte buffer that doubles when full. */
+class CopyBuffer {
+  private buf = Buffer.allocUnsafe(64 * 1024);
+  private at = 0;
+
+  private reserve(bytes: number): void {
+    if (this.at + bytes <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.at + bytes));
+    this.buf.copy(next, 0, 0, this.at);
+    this.buf = next;
+  }
+
+  int8(value: number): void {
+    this.reserve(1);
+    this.at = this.buf.writeUInt8(value, this.at);
+  }
+
+  int16(value: number): void {
+    this.reserve(2);
+    this.at = this.buf.writeInt16BE(value, this.at);
+  }
+
+  int32(value: number): void {
+    this.reserve(4);
+    this.at = this.buf.writeInt32BE(value, this.at);
+  }
+
+  int64(value: bigint): void {
+    this.reserve(8);
+    this.at = this.buf.writeBigInt64BE(value, this.at);
+  }
+
+  utf8(value: string, byteLength: number): void {
+    this.reserve(byteLength);
+    this.at += this.buf.write(value, this.at, byteLength, 'utf8');
+  }
+
+  bytes(value: Uint8Array): void {
+    this.reserve(value.length);
+    this.buf.set(value, this.at);
+    this.at += value.length;
+  }
+
+  /** float4 values, big-endian. */
+  floats(values: ArrayLike<number>): void {
+    this.reserve(values.length * 4);
+    // A Float32Array is host-endian (little on every platform Node supports): copy it in, then one
+    // swap32 over the span makes it big-endian, ~10× faster than a writeFloatBE per value.
+    const floats = Float32Array.from(values);
+    const span = this.buf.subarray(this.at, this.at + floats.byteLength);
+    span.set(new Uint8Array(floats.buffer, floats.byteOffset, floats.byteLength));
+    span.swap32();
+    this.at += floats.byteLength;
+  }
+
+  result(): Buffer {
+    return this.buf.subarray(0, this.at);
   }
 }

@@ -37,8 +37,18 @@ export function chunkKeyJson(pipeline: Pipeline, alias: string): string {
     .join(', ')})`;
 }
 
-/** `(c."doc_id", …) IN (SELECT (j->>0)::bigint, … FROM unnest($n::jsonb[]) j)` */
-export function chunkKeyIn(pipeline: Pipeline, alias: string, param: string): string {
-  const cols = chunkKeyColumns(pipeline).map((col) => `${alias}.${col}`);
-  return `(${cols.join(', ')}) IN (SELECT ${typedKeys(pipeline, 'j').join(', ')} FROM unnest(${param}::jsonb[]) AS j)`;
+/**
+ * A FROM item: the rows of `table` (a chunk or sections table, keyed `doc_<column>`) belonging to the
+ * documents in the jsonb[] parameter `param`, as `alias`, with each document's key as `alias_key.key`.
+ * A LATERAL join, so each document costs one probe of the table's key index: an `IN (…)` let the
+ * planner hash-join against a scan of the whole table, once per batch (quadratic over a backfill).
+ */
+export function rowsOfDocuments(pipeline: Pipeline, table: string, param: string, alias: string): string {
+  const typed = typedKeys(pipeline, `${alias}_key.key`);
+  const match = chunkKeyColumns(pipeline)
+    .map((col, i) => `t.${col} = ${typed[i]}`)
+    .join(' AND ');
+  // OFFSET 0 keeps the planner from flattening the subquery back into a join it may hash.
+  return `unnest(${param}::jsonb[]) AS ${alias}_key(key)
+          CROSS JOIN LATERAL (SELECT * FROM ${table} t WHERE ${match} OFFSET 0) ${alias}`;
 }

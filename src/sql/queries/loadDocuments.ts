@@ -38,6 +38,7 @@ function stateQuery(pipeline: Pipeline, withContent: boolean): string {
             } AS override,
             CASE WHEN NOT (${exists}) THEN 'missing'
                  ELSE coalesce(md5(${content}::text)${titleState}, 'null') END AS state
+            ${withContent ? '' : `, ARRAY(SELECT e FROM jsonb_array_elements_text(j.key) WITH ORDINALITY AS t(e, i) ORDER BY i) AS "keyParts"`}
           FROM unnest($1::jsonb[]) AS j(key)
           LEFT JOIN ${pipeline.sourceTable} s ON ${matchSourceKey(pipeline, 's', 'j.key')}`;
 }
@@ -52,12 +53,20 @@ export async function loadDocuments(
   return rows;
 }
 
+/** A document's state fingerprint, and its key's parts as text (exact, for binary COPY). */
+export interface DocumentStateRow {
+  state: string;
+  keyParts: string[];
+}
+
 /** The state fingerprints only: what write-back checks under its locks. */
 export async function loadDocumentStates(
   db: Queryable,
   pipeline: Pipeline,
   docKeys: DocKey[],
-): Promise<Map<DocKey, string>> {
-  const { rows } = await db.query<DocumentState>(stateQuery(pipeline, false), [docKeys]);
-  return new Map(rows.map((row) => [row.docKey, row.state]));
+): Promise<Map<DocKey, DocumentStateRow>> {
+  const { rows } = await db.query<DocumentState & { keyParts: string[] }>(stateQuery(pipeline, false), [
+    docKeys,
+  ]);
+  return new Map(rows.map((row) => [row.docKey, { state: row.state, keyParts: row.keyParts }]));
 }

@@ -1,5 +1,5 @@
 import type { Queryable } from '../../db/types.js';
-import { chunkKeyIn, type DocKey } from '../../pipelines/keys.js';
+import { type DocKey, rowsOfDocuments } from '../../pipelines/keys.js';
 import type { Pipeline } from '../../pipelines/pipeline.js';
 
 /**
@@ -13,8 +13,8 @@ export async function loadStoredEmbeddings(
 ): Promise<Map<string, string>> {
   const { rows } = await db.query<{ hash: string; embedding: string }>(
     `SELECT DISTINCT ON (c.content_hash) c.content_hash AS hash, c.embedding::text AS embedding
-     FROM ${pipeline.chunkTable} c
-     WHERE ${chunkKeyIn(pipeline, 'c', '$1')} AND c.model = $2::text`,
+     FROM ${rowsOfDocuments(pipeline, pipeline.chunkTable, '$1', 'c')}
+     WHERE c.model = $2::text`,
     [docKeys, pipeline.model],
   );
   return new Map(rows.map((row) => [row.hash, row.embedding]));

@@ -1,8 +1,8 @@
-import { encodeCopyBinary } from '../../db/copyBinary.js';
+import { type CopyValue, encodeCopyBinary } from '../../db/copyBinary.js';
 import type { Transaction } from '../../db/types.js';
-import { chunkKeyColumns, chunkKeyIn, chunkKeyJson, type DocKey, typedKeys } from '../../pipelines/keys.js';
+import { chunkKeyColumns, type DocKey, rowsOfDocuments, typedKeys } from '../../pipelines/keys.js';
 import type { Pipeline } from '../../pipelines/pipeline.js';
-import { loadDocumentStates } from './loadDocuments.js';
+import { type DocumentStateRow, loadDocumentStates } from './loadDocuments.js';
 
 export interface ChunkRow {
   docKey: DocKey;
@@ -54,20 +54,6 @@ export interface WriteBackResult {
   chunksDeleted: number;
 }
 
-const STAGE_COLUMNS = [
-  'doc_key',
-  'chunk_index',
-  'content',
-  'token_count',
-  'start_char',
-  'end_char',
-  'heading_path',
-  'context',
-  'parent_index',
-  'embedding',
-  'content_hash',
-] as const;
-
 /**
  * Replaces the chunks of a batch of documents, in the caller's transaction, fenced twice:
  * 1. by lease — only jobs still carrying our lease token are completed (row-locked, so lease
@@ -75,8 +61,9 @@ const STAGE_COLUMNS = [
  * 2. by content — per document, under a transaction-scoped advisory lock that every writer of that
  *    document takes, the committed content must still be the content that was chunked; otherwise
  *    a newer job exists (the change enqueued it) and this write would be stale.
- * Unchanged chunks (same index, embedded text — content and context —, offsets and model) stay as they are, so the vector index is
- * not churned; the rest are deleted and inserted from a staging table loaded with binary COPY.
+ * Unchanged chunks (same index, embedded text — content and context —, offsets and model) stay as
+ * they are, so the vector index is not churned; the rest are deleted, and the new ones written
+ * straight into the chunk table (binary COPY where the driver has it).
  */
 export async function writeBack(
   tx: Transaction,
@@ -108,38 +95,16 @@ export async function writeBack(
   const current = await loadDocumentStates(tx, pipeline, keys);
   const fresh = new Set<DocKey>();
   for (const key of keys) {
-    if (current.get(key) === input.chunkedStates.get(key)) fresh.add(key);
+    if (current.get(key)?.state === input.chunkedStates.get(key)) fresh.add(key);
     else result.stale++;
   }
 
   if (fresh.size > 0) {
     const freshKeys = [...fresh];
     const rows = input.chunks.filter((chunk) => fresh.has(chunk.docKey));
-    await stageChunks(tx, rows);
-    const keyCols = chunkKeyColumns(pipeline);
-    const deleted = await tx.query(
-      `DELETE FROM ${pipeline.chunkTable} c
-       WHERE ${chunkKeyIn(pipeline, 'c', '$1')}
-         AND NOT EXISTS (
-           SELECT 1 FROM pg_temp.pgembed_stage s
-           WHERE s.doc_key = ${chunkKeyJson(pipeline, 'c')} AND s.chunk_index = c.chunk_index
-             AND s.content_hash = c.content_hash AND s.start_char = c.start_char AND s.end_char = c.end_char
-             AND s.parent_index IS NOT DISTINCT FROM c.parent_index AND c.model = $2::text)`,
-      [freshKeys, pipeline.model],
-    );
-    const inserted = await tx.query(
-      `INSERT INTO ${pipeline.chunkTable}
-         (${keyCols.join(', ')}, chunk_index, content, token_count, start_char, end_char, heading_path,
-          context, parent_index, embedding, model, content_hash)
-       SELECT ${typedKeys(pipeline, 's.doc_key').join(', ')}, s.chunk_index, s.content, s.token_count,
-              s.start_char, s.end_char,
-              CASE WHEN s.heading_path IS NULL THEN NULL
-                   ELSE ARRAY(SELECT jsonb_array_elements_text(s.heading_path)) END,
-              s.context, s.parent_index, s.embedding, $1::text, s.content_hash
-       FROM pg_temp.pgembed_stage s
-       ON CONFLICT (${keyCols.join(', ')}, chunk_index) DO NOTHING`,
-      [pipeline.model],
-    );
+    const { deleted, kept } = await deleteChangedChunks(tx, pipeline, freshKeys, rows);
+    const added = rows.filter((row) => !kept.has(chunkId(row.docKey, row.chunkIndex)));
+    await insertChunks(tx, pipeline, added, current);
     const sectionsTable = pipeline.chunkOptions?.sections_table;
     if (typeof sectionsTable === 'string') {
       await replaceSections(
@@ -151,8 +116,8 @@ export async function writeBack(
       );
     }
     result.written = fresh.size;
-    result.chunksDeleted = deleted.rowCount;
-    result.chunksInserted = inserted.rowCount;
+    result.chunksDeleted = deleted;
+    result.chunksInserted = added.length;
   }
 
   // A document that is gone takes its own chunking settings with it (a new row under its key starts afresh).
@@ -164,48 +129,133 @@ export async function writeBack(
     );
   }
   result.completed = owned.rows.map((row) => row.id);
-  await tx.query(`DELETE FROM pgembed.queue WHERE id = ANY($1::bigint[])`, [result.completed]);
-  // A document that is now embedded no longer has an open failure.
+  // Our jobs are done; a document that is now embedded no longer has an open failure either.
   await tx.query(
-    `DELETE FROM pgembed.queue WHERE pipeline = $1::text AND status = 'failed' AND doc_key = ANY($2::jsonb[])`,
-    [pipeline.name, [...fresh]],
+    `DELETE FROM pgembed.queue
+     WHERE id = ANY($1::bigint[])
+        OR (pipeline = $2::text AND status = 'failed' AND doc_key = ANY($3::jsonb[]))`,
+    [result.completed, pipeline.name, [...fresh]],
   );
   return result;
 }
 
-async function stageChunks(tx: Transaction, rows: ChunkRow[]): Promise<void> {
-  // One staging table per session, emptied at every commit; it holds rows of any pipeline, so
-  // the embedding column has no fixed dimension.
-  await tx.query(
-    `CREATE TEMP TABLE IF NOT EXISTS pgembed_stage (
-       doc_key jsonb, chunk_index int, content text, token_count int, start_char int, end_char int,
-       heading_path jsonb, context text, parent_index int, embedding vector, content_hash text
-     ) ON COMMIT DELETE ROWS`,
+const chunkId = (docKey: DocKey, chunkIndex: number) => `${chunkIndex}:${docKey}`;
+
+/**
+ * Deletes the stored chunks of these documents that are not among `rows` unchanged (same index,
+ * text hash, offsets, parent and model), and says which stored chunks stay.
+ */
+async function deleteChangedChunks(
+  tx: Transaction,
+  pipeline: Pipeline,
+  docKeys: DocKey[],
+  rows: ChunkRow[],
+): Promise<{ deleted: number; kept: Set<string> }> {
+  const { rows: result } = await tx.query<{ deleted: number; kept: string[] }>(
+    `WITH stored AS MATERIALIZED (
+       SELECT c.id, c.chunk_index, c_key.key, c.content_hash, c.start_char, c.end_char, c.parent_index, c.model
+       FROM ${rowsOfDocuments(pipeline, pipeline.chunkTable, '$1', 'c')}
+     ), gone AS (
+       DELETE FROM ${pipeline.chunkTable} c
+       WHERE c.id = ANY (ARRAY(
+         SELECT s.id FROM stored s
+         WHERE NOT EXISTS (
+           SELECT 1 FROM unnest($2::jsonb[], $3::int[], $4::text[], $5::int[], $6::int[], $7::int[])
+                         AS w(doc_key, chunk_index, content_hash, start_char, end_char, parent_index)
+           WHERE w.doc_key = s.key AND w.chunk_index = s.chunk_index AND w.content_hash = s.content_hash
+             AND w.start_char = s.start_char AND w.end_char = s.end_char
+             AND w.parent_index IS NOT DISTINCT FROM s.parent_index AND s.model = $8::text)))
+       RETURNING c.id
+     )
+     SELECT (SELECT count(*) FROM gone)::int AS deleted,
+            ARRAY(SELECT s.chunk_index || ':' || s.key::text FROM stored s
+                  WHERE s.id NOT IN (SELECT id FROM gone)) AS kept`,
+    [
+      docKeys,
+      rows.map((row) => row.docKey),
+      rows.map((row) => row.chunkIndex),
+      rows.map((row) => row.contentHash),
+      rows.map((row) => row.startChar),
+      rows.map((row) => row.endChar),
+      rows.map((row) => row.parentIndex),
+      pipeline.model,
+    ],
   );
+  return { deleted: result[0]!.deleted, kept: new Set(result[0]!.kept) };
+}
+
+const CHUNK_COLUMNS = [
+  'chunk_index',
+  'content',
+  'token_count',
+  'start_char',
+  'end_char',
+  'heading_path',
+  'context',
+  'parent_index',
+  'embedding',
+  'model',
+  'content_hash',
+];
+
+/** Binary COPY encoders of the key types they cover; other key types take the INSERT path. */
+const KEY_ENCODERS: Record<string, (text: string) => CopyValue> = {
+  smallint: (text) => ({ type: 'int2', value: Number(text) }),
+  integer: (text) => ({ type: 'int4', value: Number(text) }),
+  bigint: (text) => ({ type: 'int8', value: text }),
+  text: (text) => ({ type: 'text', value: text }),
+  uuid: (text) => ({ type: 'uuid', value: text }),
+};
+
+function keyEncoder(type: string): ((text: string) => CopyValue) | undefined {
+  return KEY_ENCODERS[type.startsWith('character varying') ? 'text' : type];
+}
+
+/**
+ * Writes new chunk rows: one binary COPY straight into the chunk table when the driver can and
+ * every key type has a binary encoder, else one INSERT from arrays. Under the documents' advisory
+ * locks, after deleteChangedChunks, none of these rows can exist already.
+ */
+async function insertChunks(
+  tx: Transaction,
+  pipeline: Pipeline,
+  rows: ChunkRow[],
+  states: Map<DocKey, DocumentStateRow>,
+): Promise<void> {
   if (rows.length === 0) return;
-  if (tx.copyBinary) {
+  const keyColumns = chunkKeyColumns(pipeline);
+  const encoders = pipeline.keyTypes.map(keyEncoder);
+  if (tx.copyBinary && encoders.every((encode) => encode !== undefined)) {
     const data = encodeCopyBinary(
-      rows.map((row) => [
-        { type: 'jsonb', value: row.docKey },
+      rows.map((row): CopyValue[] => [
+        ...states.get(row.docKey)!.keyParts.map((part, i) => encoders[i]!(part)),
         { type: 'int4', value: row.chunkIndex },
         { type: 'text', value: row.content },
         { type: 'int4', value: row.tokenCount },
         { type: 'int4', value: row.startChar },
         { type: 'int4', value: row.endChar },
-        row.headingPath ? { type: 'jsonb', value: JSON.stringify(row.headingPath) } : { type: 'null' },
+        row.headingPath ? { type: 'textArray', value: row.headingPath } : { type: 'null' },
         row.context === null ? { type: 'null' } : { type: 'text', value: row.context },
         row.parentIndex === null ? { type: 'null' } : { type: 'int4', value: row.parentIndex },
         { type: 'vector', value: row.embedding },
+        { type: 'text', value: pipeline.model },
         { type: 'text', value: row.contentHash },
       ]),
     );
-    await tx.copyBinary('pg_temp.pgembed_stage', STAGE_COLUMNS, data);
+    await tx.copyBinary(pipeline.chunkTable, [...keyColumns, ...CHUNK_COLUMNS], data);
     return;
   }
   await tx.query(
-    `INSERT INTO pg_temp.pgembed_stage (${STAGE_COLUMNS.join(', ')})
-     SELECT * FROM unnest($1::jsonb[], $2::int[], $3::text[], $4::int[], $5::int[], $6::int[], $7::jsonb[],
-                          $8::text[], $9::int[], $10::vector[], $11::text[])`,
+    `INSERT INTO ${pipeline.chunkTable} (${[...keyColumns, ...CHUNK_COLUMNS].join(', ')})
+     SELECT ${typedKeys(pipeline, 's.doc_key').join(', ')}, s.chunk_index, s.content, s.token_count,
+            s.start_char, s.end_char,
+            CASE WHEN s.heading_path IS NULL THEN NULL
+                 ELSE ARRAY(SELECT jsonb_array_elements_text(s.heading_path)) END,
+            s.context, s.parent_index, s.embedding, $11::text, s.content_hash
+     FROM unnest($1::jsonb[], $2::int[], $3::text[], $4::int[], $5::int[], $6::int[], $7::jsonb[],
+                 $8::text[], $9::int[], $10::vector[], $12::text[])
+          AS s(doc_key, chunk_index, content, token_count, start_char, end_char, heading_path, context,
+               parent_index, embedding, content_hash)`,
     [
       rows.map((row) => row.docKey),
       rows.map((row) => row.chunkIndex),
@@ -218,6 +268,7 @@ async function stageChunks(tx: Transaction, rows: ChunkRow[]): Promise<void> {
       rows.map((row) => row.parentIndex),
       // As one array literal: PGlite does not know the vector type, and would flatten a JS array of them.
       `{${rows.map((row) => `"[${Array.prototype.join.call(row.embedding, ',')}]"`).join(',')}}`,
+      pipeline.model,
       rows.map((row) => row.contentHash),
     ],
   );
@@ -234,7 +285,10 @@ async function replaceSections(
   keys: string[],
   sections: SectionRow[],
 ): Promise<void> {
-  await tx.query(`DELETE FROM ${sectionsTable} c WHERE ${chunkKeyIn(pipeline, 'c', '$1')}`, [keys]);
+  await tx.query(
+    `DELETE FROM ${sectionsTable} WHERE id = ANY (ARRAY(SELECT s.id FROM ${rowsOfDocuments(pipeline, sectionsTable, '$1', 's')}))`,
+    [keys],
+  );
   if (sections.length === 0) return;
   await tx.query(
     `INSERT INTO ${sectionsTable}
