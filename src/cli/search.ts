@@ -15,6 +15,7 @@ interface SearchCliOptions extends GlobalOptions {
   minScore?: number;
   groupByDocument?: boolean;
   efSearch?: number;
+  parent?: boolean;
 }
 
 function parseJsonObject(value: string): Record<string, unknown> {
@@ -62,6 +63,7 @@ export function registerSearch(program: Command): void {
       .option('--tenant <id>', 'only this tenant (required on multi-tenant pipelines)')
       .option('--min-score <s>', 'drop results with cosine similarity below s', parseScore)
       .option('--group-by-document', 'best chunk per document')
+      .option('--parent', "hierarchical pipelines: show each hit's parent section")
       .option(
         '--ef-search <n>',
         'hnsw.ef_search for this query (default: the tuned value)',
@@ -74,7 +76,8 @@ Examples:
   $ pgembed search "how do I reset a password" --table articles
   $ pgembed search "error XJ-4471" --pipeline docs -k 10 --group-by-document --json
   $ pgembed search "refund policy" --table articles --where category=billing --filter '{"lang":"en"}'
-  $ pgembed search "invoices" --table tickets --tenant acme --no-hybrid`,
+  $ pgembed search "invoices" --table tickets --tenant acme --no-hybrid
+  $ pgembed search "install on debian" --table manuals --parent`,
       ),
   ).action(async (query: string, options: SearchCliOptions) => {
     try {
@@ -97,6 +100,7 @@ Examples:
           ...(options.minScore !== undefined ? { minScore: options.minScore } : {}),
           ...(options.groupByDocument ? { groupByDocument: true } : {}),
           ...(options.efSearch !== undefined ? { efSearch: options.efSearch } : {}),
+          ...(options.parent ? { parents: true } : {}),
         });
         output(options, results, () => formatResults(results));
       } finally {
@@ -118,7 +122,10 @@ export function formatResults(results: SearchResult[]): string {
           ? ` (vector #${r.vectorRank ?? '–'}, text #${r.textRank ?? '–'}${r.similarity === null ? '' : `, similarity ${r.similarity.toFixed(3)}`})`
           : '';
       const where = r.headingPath?.length ? ` § ${r.headingPath.join(' › ')}` : '';
-      return `${i + 1}. [${r.score.toFixed(3)}] document ${JSON.stringify(r.documentKey)} chunk ${r.chunkIndex} chars ${r.startChar}–${r.endChar}${where}${ranks}\n   ${text.length > 200 ? `${text.slice(0, 200)}…` : text}`;
+      const parent = r.parent
+        ? `\n   in section ${r.parent.sectionIndex} chars ${r.parent.startChar}–${r.parent.endChar}${r.parent.headingPath?.length ? ` § ${r.parent.headingPath.join(' › ')}` : ''} (${r.parent.tokenCount} tokens)`
+        : '';
+      return `${i + 1}. [${r.score.toFixed(3)}] document ${JSON.stringify(r.documentKey)} chunk ${r.chunkIndex} chars ${r.startChar}–${r.endChar}${where}${ranks}\n   ${text.length > 200 ? `${text.slice(0, 200)}…` : text}${parent}`;
     })
     .join('\n');
 }

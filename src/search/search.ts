@@ -61,6 +61,22 @@ export interface SearchOptions {
   groupByDocument?: boolean;
   /** hnsw.ef_search for this search (1–1000); default the pipeline's tuned value, else 40. */
   efSearch?: number;
+  /**
+   * Hierarchical pipelines: return each hit's parent section as `parent` (null for chunks without
+   * one; always null on other pipelines). One extra query for all hits.
+   */
+  parents?: boolean;
+}
+
+/** The section a chunk of a hierarchical pipeline was cut from (`pgembed.chunk_parents`). */
+export interface ParentSection {
+  sectionIndex: number;
+  content: string;
+  /** Offsets of the section in the source text. */
+  startChar: number;
+  endChar: number;
+  headingPath: string[] | null;
+  tokenCount: number;
 }
 
 export interface SearchResult {
@@ -83,6 +99,8 @@ export interface SearchResult {
   vectorRank?: number | null;
   /** Hybrid only: rank in the full-text ranking, null when the text did not match or fell outside. */
   textRank?: number | null;
+  /** With `parents: true` only: the chunk's parent section, null when it has none. */
+  parent?: ParentSection | null;
 }
 
 const HYBRID_DEFAULTS = {
@@ -123,6 +141,12 @@ function checkOptions(options: SearchOptions): { k: number } {
     throw new PgembedError(
       'INVALID_ARGUMENT',
       `efSearch must be an integer between 1 and 1000 (got ${options.efSearch})`,
+    );
+  }
+  if (options.parents !== undefined && typeof options.parents !== 'boolean') {
+    throw new PgembedError(
+      'INVALID_ARGUMENT',
+      `parents must be true or false (got ${String(options.parents)})`,
     );
   }
   if (options.filter !== undefined && (typeof options.filter !== 'object' || options.filter === null)) {
@@ -166,6 +190,45 @@ function toResult(row: Row, hybrid: boolean): SearchResult {
   return result;
 }
 
+interface ParentRow {
+  chunk_id: string;
+  section_index: number;
+  content: string;
+  token_count: number;
+  start_char: number;
+  end_char: number;
+  heading_path: string[] | null;
+}
+
+/** Adds each result's parent section, with one query for all of them (`pgembed.chunk_parents`). */
+async function withParents(
+  db: Queryable,
+  pipeline: Pipeline,
+  results: SearchResult[],
+): Promise<SearchResult[]> {
+  const { rows } = results.length
+    ? await db.query<ParentRow>(`SELECT * FROM pgembed.chunk_parents($1::text, $2::bigint[])`, [
+        pipeline.name,
+        results.map((r) => r.chunkId),
+      ])
+    : { rows: [] };
+  const byChunk = new Map(rows.map((row) => [String(row.chunk_id), row]));
+  for (const result of results) {
+    const row = byChunk.get(result.chunkId);
+    result.parent = row
+      ? {
+          sectionIndex: row.section_index,
+          content: row.content,
+          startChar: row.start_char,
+          endChar: row.end_char,
+          headingPath: row.heading_path,
+          tokenCount: row.token_count,
+        }
+      : null;
+  }
+  return results;
+}
+
 /**
  * Nearest chunks to an already-embedded query vector (cosine), through `pgembed.search`: the
  * pipeline's vector index with iterative scans, so a filter never starves the result.
@@ -196,7 +259,8 @@ export async function searchByVector(
       options.efSearch ?? null,
     ],
   );
-  return rows.map((row) => toResult(row, false));
+  const results = rows.map((row) => toResult(row, false));
+  return options.parents ? withParents(db, pipeline, results) : results;
 }
 
 /**
@@ -241,7 +305,8 @@ export async function hybridSearch(
       hybrid.fallbackWeight,
     ],
   );
-  return rows.map((row) => toResult(row, true));
+  const results = rows.map((row) => toResult(row, true));
+  return options.parents ? withParents(db, pipeline, results) : results;
 }
 
 /**

@@ -232,6 +232,62 @@ describe.each(BACKENDS)('search on %s', (kind) => {
     ).toEqual([]);
   });
 
+  it('returns the parent section of each hit of a hierarchical pipeline, in one query', async () => {
+    await db.exec(`CREATE TABLE manuals (id int PRIMARY KEY, body text)`);
+    const manual = (n: number) =>
+      `# Refunds ${n}\n\nA refund arrives on your card within 14 days. Money back is paid to the card you used.\n\n` +
+      `# Passwords ${n}\n\nReset a password from the settings page. A password error means the reset link expired.\n`;
+    await db.query(`INSERT INTO manuals SELECT i, $1 || i FROM generate_series(1, 3) i`, [manual(0)]);
+    await db.query(
+      `SELECT pgembed.enable_hierarchical_chunking('manuals', 'body',
+         levels => '[{"strategy": "markdown", "chunk_size": 200}, {"strategy": "sentence", "chunk_size": 20, "chunk_overlap": 0}]',
+         provider => 'hash', dimensions => ${CONCEPT_DIMENSIONS})`,
+    );
+    await drain(db);
+    const pipeline = await findPipeline(db, { table: 'manuals' });
+    const v = conceptEmbedding('refund money back');
+    for (const results of [
+      await searchByVector(db, pipeline, v, { k: 6, parents: true }),
+      await hybridSearch(db, pipeline, 'refund', v, { k: 6, parents: true, groupByDocument: true }),
+    ]) {
+      expect(results.length).toBeGreaterThan(0);
+      for (const hit of results) {
+        const { rows } = await db.query<Record<string, unknown>>(
+          `SELECT section_index, content, start_char, end_char, heading_path, token_count FROM pgembed.chunk_parent('manuals', $1)`,
+          [hit.chunkId],
+        );
+        const section = rows[0]!;
+        expect(hit.parent).toEqual({
+          sectionIndex: section.section_index,
+          content: section.content,
+          startChar: section.start_char,
+          endChar: section.end_char,
+          headingPath: section.heading_path,
+          tokenCount: section.token_count,
+        });
+        expect(hit.startChar).toBeGreaterThanOrEqual(hit.parent!.startChar);
+        expect(hit.endChar).toBeLessThanOrEqual(hit.parent!.endChar);
+        expect(hit.parent!.content).toContain(hit.content);
+      }
+    }
+    expect((await searchByVector(db, pipeline, v, { k: 2 }))[0]).not.toHaveProperty('parent');
+    await expect(searchByVector(db, pipeline, v, { parents: 'yes' as unknown as boolean })).rejects.toThrow(
+      'parents must be true or false (got yes)',
+    );
+    // Other pipelines have no sections: parent is null.
+    await db.exec(`CREATE TABLE plain (id int PRIMARY KEY, body text)`);
+    await db.exec(`INSERT INTO plain VALUES (1, 'refund money back')`);
+    await enableDocumentChunking(db, {
+      table: 'plain',
+      column: 'body',
+      provider: 'hash',
+      dimensions: CONCEPT_DIMENSIONS,
+    });
+    await drain(db);
+    const plain = await searchByVector(db, await findPipeline(db, { table: 'plain' }), v, { parents: true });
+    expect(plain.map((r) => r.parent)).toEqual([null]);
+  });
+
   it('returns the best chunk of each document with --group-by-document', async () => {
     await db.exec(`CREATE TABLE longdocs (id int PRIMARY KEY, body text)`);
     await db.exec(
