@@ -44,6 +44,8 @@ export const tokenChunker: Chunker = (source, options) => {
 
   const { ends, tokens, clusterEnd } = segmentsOf(tokenizer, source);
   const n = ends.length;
+  // Segments cost what `count` counts (the Tokenizer contract; tested for pgembed's own).
+  const wholeTextCounted = tokenizer.segments !== undefined && ends[n - 1] === source.length;
   const prefix = new Float64Array(n + 1); // prefix[k] = tokens in segments [0, k)
   for (let k = 0; k < n; k++) prefix[k + 1] = prefix[k]! + tokens[k]!;
   const startOf = (k: number) => (k === 0 ? 0 : ends[k - 1]!);
@@ -90,8 +92,9 @@ export const tokenChunker: Chunker = (source, options) => {
       if (cut < minLast) throw tooSmall(source, startOf(first), tokens[first]!, chunkSize);
       content = source.slice(startOf(first), ends[cut]);
       // Re-tokenizing a slice can cost more than its share of the whole text (BPE merges differ at the
-      // edges), and the chunk's own count is what the provider will see: shrink until it fits.
-      count = tokenizer.count(content);
+      // edges), and the chunk's own count is what the provider will see: shrink until it fits. A
+      // window that is the whole text is that tokenization itself (half the cost of a short document).
+      count = wholeTextCounted && first === 0 && cut === n - 1 ? prefix[n]! : tokenizer.count(content);
       if (count <= chunkSize) {
         last = cut;
         break;
