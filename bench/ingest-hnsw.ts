@@ -7,14 +7,14 @@
  *                  the queue empty builds HNSW + GIN in one go; `drain()` waits for that build.
  * Both are timed from enable to `drain()` resolved, indexes included. Speed-up = (a) / (b).
  *
- *   npx tsx bench/ingest-hnsw.ts [--quick]
+ *   npx tsx bench/ingest-hnsw.ts [--quick] [--docs N]
  */
-import { isQuick, openBenchDatabase, report } from './support/common.js';
+import { docsArgument, isQuick, openBenchDatabase, report } from './support/common.js';
 import { DIMENSIONS, type IngestResult, loadSourceDocuments, runIngest } from './support/ingest.js';
 
 const quick = isQuick();
 // Live HNSW inserts at 768 dimensions run at a few hundred rows/s here: keep (a) under a minute.
-const DOCS = quick ? 1_000 : 4_000;
+const DOCS = docsArgument(quick ? 1_000 : 4_000);
 const WORDS = 120;
 const CHUNK_SIZE = 256;
 const CHUNK_OVERLAP = 32;

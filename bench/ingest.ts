@@ -8,7 +8,7 @@
  * raw `COPY … FROM STDIN (FORMAT BINARY)` into an index-less table of the chunk table's shape,
  * timed before and after the pgembed run (A/B/A) so drift on this shared machine cancels out.
  *
- *   npx tsx bench/ingest.ts [--quick]
+ *   npx tsx bench/ingest.ts [--quick] [--docs N]
  */
 import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
@@ -16,11 +16,11 @@ import { getChunker, tokenizerFor } from '../src/chunking/index.js';
 import { type CopyValue, encodeCopyBinary } from '../src/db/copyBinary.js';
 import { hashEmbedding } from '../src/providers/hash.js';
 import { chunkHash } from '../src/worker/batch.js';
-import { documentText, isQuick, now, openBenchDatabase, report } from './support/common.js';
+import { docsArgument, documentText, isQuick, now, openBenchDatabase, report } from './support/common.js';
 import { DIMENSIONS, loadSourceDocuments, runIngest } from './support/ingest.js';
 
 const quick = isQuick();
-const DOCS = quick ? 4_000 : 20_000;
+const DOCS = docsArgument(quick ? 4_000 : 20_000);
 // ~120 words ≈ 170 cl100k tokens: one chunk per document, like a support article paragraph.
 const WORDS = 120;
 const CHUNK_SIZE = 256;

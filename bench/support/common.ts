@@ -17,6 +17,16 @@ export function isQuick(): boolean {
   return process.argv.includes('--quick') || process.env.PGEMBED_BENCH_QUICK === '1';
 }
 
+/** `--docs N` on the command line: a benchmark's document count instead of its default. */
+export function docsArgument(fallback: number): number {
+  const at = process.argv.indexOf('--docs');
+  if (at < 0) return fallback;
+  const docs = Number(process.argv[at + 1]);
+  if (!Number.isInteger(docs) || docs < 1)
+    throw new Error('--docs needs a positive integer, e.g. --docs 12000');
+  return docs;
+}
+
 export interface BenchDatabase {
   url: string;
   db: Database;
