@@ -7,18 +7,25 @@ import { PgembedError } from '../errors.js';
 import { chunkHierarchy, type Hierarchy, type HierarchyLevel } from './hierarchical.js';
 import { markdownChunker } from './markdown.js';
 import { recursiveChunker } from './recursive.js';
-import { semanticChunker } from './semantic.js';
+import { type EmbedTexts, embedEach, planEmbeddingBreakpoints, semanticChunker } from './semantic.js';
 import { sentenceChunker } from './sentence.js';
 import { tokenChunker, validateChunkOptions } from './token.js';
 import { tiktokenTokenizer, wordPieceTokenizer } from './tokenizers.js';
-import type { Chunk, Chunker, Tokenizer } from './types.js';
+import type { Chunk, Chunker, ChunkOptions, Tokenizer } from './types.js';
 
 export type { Hierarchy, HierarchyLevel } from './hierarchical.js';
 export { type Block, markdownChunker, scanBlocks } from './markdown.js';
 export { isGraphemeBreak } from './offsets.js';
 export { embeddingText } from './pack.js';
 export { recursiveChunker } from './recursive.js';
-export { semanticChunker } from './semantic.js';
+export {
+  type BreakpointPlan,
+  type EmbeddingBreakpointOptions,
+  type EmbedTexts,
+  embedEach,
+  planEmbeddingBreakpoints,
+  semanticChunker,
+} from './semantic.js';
 export { sentenceChunker } from './sentence.js';
 export { tokenChunker, validateChunkOptions } from './token.js';
 export { type TiktokenEncoding, tiktokenTokenizer, tokenizerFor, wordPieceTokenizer } from './tokenizers.js';
@@ -123,6 +130,17 @@ export function resolveTokenizer(tokenizer: Tokenizer | TokenizerName): Tokenize
  * chunk(doc, { tokenizer: 'wordpiece', chunkSize: 254, chunkOverlap: 32 });
  */
 export function chunk(source: string, options: ChunkCallOptions = {}): Chunk[] {
+  if ('embed' in options || 'breakpointPercentile' in options) {
+    throw new PgembedError(
+      'INVALID_ARGUMENT',
+      'chunk() is synchronous and cannot wait for embeddings: use chunkWithEmbeddings() for breaks by embedding similarity',
+    );
+  }
+  const { strategy, ...resolved } = resolveCallOptions(options);
+  return getChunker(strategy)(source, resolved);
+}
+
+function resolveCallOptions(options: ChunkCallOptions): ChunkOptions & { strategy: StrategyName } {
   const strategy = options.strategy ?? DEFAULTS.strategy;
   const tokenizer = resolveTokenizer(options.tokenizer ?? DEFAULTS.tokenizer);
   const limit = tokenizer.maxInputTokens ?? Number.POSITIVE_INFINITY;
@@ -135,7 +153,8 @@ export function chunk(source: string, options: ChunkCallOptions = {}): Chunk[] {
   }
   const chunkOverlap = options.chunkOverlap ?? Math.min(DEFAULTS.chunkOverlap, chunkSize - 1);
   const { context, title, headingSeparator, locale } = options;
-  return getChunker(strategy)(source, {
+  return {
+    strategy,
     chunkSize,
     chunkOverlap,
     tokenizer,
@@ -143,7 +162,60 @@ export function chunk(source: string, options: ChunkCallOptions = {}): Chunk[] {
     ...(title === undefined ? {} : { title }),
     ...(headingSeparator === undefined ? {} : { headingSeparator }),
     ...(locale === undefined ? {} : { locale }),
+  };
+}
+
+export interface EmbeddingChunkOptions extends Omit<ChunkCallOptions, 'strategy'> {
+  /** Only `'semantic'` places breaks by embedding similarity (the default here). */
+  strategy?: 'semantic';
+  /** Embeds the document's sentences, one vector per text, in order: e.g. a provider's `embed`. */
+  embed: EmbedTexts;
+  /**
+   * A chunk ends where the distance between neighbouring sentences is above this percentile of the
+   * document's distances: 0 < p < 100, default 95 (LangChain's and LlamaIndex's default).
+   */
+  breakpointPercentile?: number;
+}
+
+/**
+ * The `semantic` strategy with breaks where the meaning shifts: the document's sentences are embedded
+ * (one call of `embed`, each distinct sentence once), and a chunk ends wherever the cosine distance
+ * between neighbouring sentences (each with one sentence of context either side) is above the
+ * `breakpointPercentile`-th percentile of the document's distances. Between breaks, chunks are filled
+ * as `semantic` fills them. Every guarantee of `chunk()` holds; the result is a pure function of the
+ * text, the options and the vectors `embed` returns.
+ *
+ * @example
+ * import { chunkWithEmbeddings } from 'pgembed/chunking';
+ * import { createProvider } from 'pgembed';
+ *
+ * const provider = createProvider({ provider: 'local', model: 'all-MiniLM-L6-v2' });
+ * const chunks = await chunkWithEmbeddings(text, {
+ *   tokenizer: 'wordpiece',
+ *   embed: (texts) => provider.embed(texts, { inputType: 'document' }),
+ *   breakpointPercentile: 90,
+ * });
+ */
+export async function chunkWithEmbeddings(source: string, options: EmbeddingChunkOptions): Promise<Chunk[]> {
+  const { embed, breakpointPercentile, ...rest } = options;
+  if ((rest.strategy ?? 'semantic') !== 'semantic') {
+    throw new PgembedError(
+      'INVALID_ARGUMENT',
+      `breaks by embedding similarity belong to the semantic strategy, not '${String(rest.strategy)}'`,
+    );
+  }
+  if (typeof embed !== 'function') {
+    throw new PgembedError(
+      'INVALID_ARGUMENT',
+      'chunkWithEmbeddings needs embed: (texts) => Promise<number[][]>',
+    );
+  }
+  const { strategy: _semantic, ...resolved } = resolveCallOptions({ ...rest, strategy: 'semantic' });
+  const plan = planEmbeddingBreakpoints(source, {
+    ...resolved,
+    ...(breakpointPercentile === undefined ? {} : { breakpointPercentile }),
   });
+  return plan.chunks(await embedEach(plan.texts, embed));
 }
 
 export interface HierarchicalCallOptions

@@ -147,16 +147,21 @@ export function embeddingText(chunk: Pick<Chunk, 'content' | 'context'>): string
 }
 
 /**
- * Packs spans into chunks. `spans` are in source order, trimmed and non-empty, with `tokens` set.
- * Every chunk satisfies tokenizer.count(embeddingText(chunk)) ≤ chunkSize.
+ * Splits every span that cannot fit a chunk alone (with its full context, or — for atomic blocks —
+ * even without context) at the next finer boundary, down to single tokens. Refining refined spans
+ * changes nothing, so a strategy may refine first (to embed the units, say) and pack the result.
  */
-export function pack(source: string, input: Span[], options: ChunkOptions, settings: PackSettings): Chunk[] {
-  const { chunkSize, chunkOverlap, tokenizer } = options;
-  const contexts = new ContextCache(options, settings, tokenizer);
-  const counter = new SpanCounter(source, tokenizer);
+export function refineSpans(
+  source: string,
+  input: Span[],
+  options: ChunkOptions,
+  settings: PackSettings,
+): Span[] {
+  return refine(source, input, options, new ContextCache(options, settings, options.tokenizer));
+}
 
-  // 1. Refine: a span that cannot fit a chunk alone (with its full context, or — for atomic blocks —
-  //    even without context) is split at the next finer boundary, down to single tokens.
+function refine(source: string, input: Span[], options: ChunkOptions, contexts: ContextCache): Span[] {
+  const { chunkSize, tokenizer } = options;
   const spans: Span[] = [];
   const expand = (span: Span) => {
     const limit = span.atomic ? chunkSize : chunkSize - contexts.fullCost(span.section, span.extra);
@@ -189,6 +194,20 @@ export function pack(source: string, input: Span[], options: ChunkOptions, setti
     for (const piece of tokenPieces(source, span, tokenizer, chunkSize)) spans.push(piece);
   };
   for (const span of input) expand(span);
+  return spans;
+}
+
+/**
+ * Packs spans into chunks. `spans` are in source order, trimmed and non-empty, with `tokens` set.
+ * Every chunk satisfies tokenizer.count(embeddingText(chunk)) ≤ chunkSize.
+ */
+export function pack(source: string, input: Span[], options: ChunkOptions, settings: PackSettings): Chunk[] {
+  const { chunkSize, chunkOverlap, tokenizer } = options;
+  const contexts = new ContextCache(options, settings, tokenizer);
+  const counter = new SpanCounter(source, tokenizer);
+
+  // 1. Refine spans too large for a chunk.
+  const spans = refine(source, input, options, contexts);
 
   // 2. Pack.
   const chunks: Chunk[] = [];

@@ -61,7 +61,8 @@ async function runDemo(options: { dataDir?: string; k: number; json?: boolean })
       );
     }
     const { rows: existing } = await pg.db.query(`SELECT 1 FROM pgembed.pipelines WHERE name = 'docs'`);
-    if (existing.length === 0) await pg.enable({ table: 'docs', column: 'body', provider: 'local', chunkStrategy: 'markdown' });
+    if (existing.length === 0)
+      await pg.enable({ table: 'docs', column: 'body', provider: 'local', chunkStrategy: 'markdown' });
     log(
       `${corpus.length} documents from pgembed's docs in table "docs"; embedding with all-MiniLM-L6-v2 (offline)…`,
     );

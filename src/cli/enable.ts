@@ -1,4 +1,4 @@
-import { type Command, InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { HierarchyLevel } from '../chunking/hierarchical.js';
 import { enableDocumentChunking } from '../pipelines/enable.js';
 import { type GlobalOptions, output, parseInteger, withDatabase, withDatabaseOptions } from './common.js';
@@ -20,6 +20,8 @@ interface EnableCliOptions extends GlobalOptions {
   context?: boolean;
   headingSeparator?: string;
   locale?: string;
+  breakpoints?: 'boundaries' | 'embedding';
+  breakpointPercentile?: number;
   levels?: HierarchyLevel[];
 }
 
@@ -36,6 +38,16 @@ function parseLevels(value: string): HierarchyLevel[] {
     }
     return { strategy, chunkSize, chunkOverlap };
   });
+}
+
+function parsePercentile(value: string): number {
+  const p = Number(value);
+  if (value.trim() === '' || !(p > 0 && p < 100)) {
+    throw new InvalidArgumentError(
+      `--breakpoint-percentile takes a number greater than 0 and less than 100 (got "${value}")`,
+    );
+  }
+  return p;
 }
 
 export function registerEnable(program: Command): void {
@@ -65,6 +77,17 @@ export function registerEnable(program: Command): void {
       .option('--no-context', 'embed each chunk without title or heading path')
       .option('--heading-separator <text>', "between headings in the context's path (default ' > ')")
       .option('--locale <tag>', 'locale for sentence segmentation, e.g. de')
+      .addOption(
+        new Option(
+          '--breakpoints <kind>',
+          'semantic: also break where neighbouring sentences drift apart in meaning (embeds every sentence too)',
+        ).choices(['boundaries', 'embedding']),
+      )
+      .option(
+        '--breakpoint-percentile <p>',
+        'with --breakpoints embedding: break above this percentile of neighbour distances (default 95)',
+        parsePercentile,
+      )
       .option(
         '--chunk-size <tokens>',
         'tokens per chunk (default 400, or the model limit)',
@@ -95,6 +118,7 @@ Examples:
   $ pgembed enable docs --column content --chunk-size 200 --chunk-overlap 20
   $ pgembed enable pages --column body --strategy markdown --title-column title
   $ pgembed enable manuals --column body --strategy hierarchical --levels markdown:1500,semantic:200:20
+  $ pgembed enable notes --column body --strategy semantic --breakpoints embedding --breakpoint-percentile 90
   $ pgembed enable docs --column content --provider openai --model text-embedding-3-small --api-key-env OPENAI_API_KEY`,
       ),
   ).action(async (table: string, options: EnableCliOptions) => {
@@ -119,6 +143,8 @@ Examples:
           headingSeparator: options.headingSeparator,
           locale: options.locale,
           titleColumn: options.titleColumn,
+          breakpoints: options.breakpoints,
+          breakpointPercentile: options.breakpointPercentile,
         },
       });
       output(

@@ -45,6 +45,14 @@ export interface ChunkingOptions {
   locale?: string;
   /** A text column of the source table holding each document's title (for the context). */
   titleColumn?: string;
+  /**
+   * `semantic` only: `'embedding'` also ends chunks where the embeddings of neighbouring sentences
+   * drift apart (the worker embeds every sentence with the pipeline's provider first: about twice the
+   * tokens of `'boundaries'`, the default).
+   */
+  breakpoints?: 'boundaries' | 'embedding';
+  /** With `breakpoints: 'embedding'`: break above this percentile of neighbour distances (0–100, default 95). */
+  breakpointPercentile?: number;
 }
 
 /** The jsonb the SQL function takes: snake_case keys, undefined ones left out. */
@@ -54,6 +62,8 @@ export function chunkOptionsJson(options: ChunkingOptions): Record<string, unkno
   if (options.headingSeparator !== undefined) out.heading_separator = options.headingSeparator;
   if (options.locale !== undefined) out.locale = options.locale;
   if (options.titleColumn !== undefined) out.title_column = options.titleColumn;
+  if (options.breakpoints !== undefined) out.breakpoints = options.breakpoints;
+  if (options.breakpointPercentile !== undefined) out.breakpoint_percentile = options.breakpointPercentile;
   return out;
 }
 

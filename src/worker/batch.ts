@@ -10,7 +10,7 @@ import type { ClaimedJob } from '../sql/queries/claimJobs.js';
 import { loadDocuments } from '../sql/queries/loadDocuments.js';
 import { loadStoredEmbeddings } from '../sql/queries/loadStoredEmbeddings.js';
 import { type ChunkRow, type SectionRow, type WriteBackResult, writeBack } from '../sql/queries/writeBack.js';
-import { chunkDocumentWithSections, withOverride } from './chunkDocument.js';
+import { chunkDocuments, sentenceEmbedder } from './chunkDocument.js';
 import { embedAll } from './embed.js';
 import type { WorkerEvents } from './events.js';
 
@@ -51,11 +51,16 @@ export async function processBatch(args: {
   const sections: SectionRow[] = [];
   const unchunkable: BatchOutcome['unchunkable'] = [];
   const jobByKey = new Map(jobs.map((job) => [job.docKey, job]));
+  const chunkedOf = await chunkDocuments(
+    pipeline,
+    docs,
+    sentenceEmbedder(provider, pipeline, events, args.signal),
+  );
 
   for (const doc of docs) {
     const key = doc.docKey;
     try {
-      const chunked = chunkDocumentWithSections(withOverride(pipeline, doc.override), doc.content, doc.title);
+      const chunked = chunkedOf(doc);
       perDoc.push({ docKey: doc.docKey, chunks: chunked.chunks });
       for (const section of chunked.sections ?? []) {
         sections.push({

@@ -6,6 +6,7 @@ import { startWorker, type Worker } from '../../src/worker/worker.js';
 import { BACKENDS, hasPostgres, openBackend, type TestBackend } from '../support/databases.js';
 import { checkInvariants } from '../support/invariants.js';
 import { countingHashProvider } from '../support/providers.js';
+import { sentencesAbout, TOPIC_DIMENSIONS, topicEmbedding } from './topics.js';
 
 // Real Markdown: this project's architecture page and node-postgres' README.
 const architecture = readFileSync(new URL('../../docs/architecture.md', import.meta.url), 'utf8');
@@ -196,6 +197,167 @@ describe.each(BACKENDS)('chunking strategies in pipelines on %s', (kind) => {
     await db.query(`SELECT pgembed.drop_pipeline('guides', drop_chunks => true)`);
     const { rows: tables } = await db.query(`SELECT to_regclass('guides_sections') AS t`);
     expect(tables).toEqual([{ t: null }]);
+  });
+
+  it('semantic with embedding breakpoints: the worker embeds sentences with the pipeline provider, breaks at topic changes', async () => {
+    const { db } = backend;
+    await db.exec(`CREATE TABLE notes (id int PRIMARY KEY, body text)`);
+    const enabled = await enableDocumentChunking(db, {
+      table: 'notes',
+      column: 'body',
+      provider: 'hash',
+      dimensions: TOPIC_DIMENSIONS,
+      chunkStrategy: 'semantic',
+      chunkSize: 200,
+      chunkOverlap: 20,
+      chunkOptions: { breakpoints: 'embedding' },
+    });
+    expect(enabled).toMatchObject({
+      chunk_strategy: 'semantic',
+      chunk_options: { breakpoints: 'embedding' },
+    });
+    const databases = sentencesAbout('databases', 6);
+    const baking = sentencesAbout('baking', 6);
+    const sailing = sentencesAbout('sailing', 6);
+    const two = [...databases, ...baking].join(' ');
+    const other = [...sailing, ...databases].join(' ');
+    await db.query(`INSERT INTO notes VALUES (1, $1), (2, $2), (3, 'One short note.'), (4, NULL)`, [
+      two,
+      other,
+    ]);
+
+    // The hash provider's request path with a model that sees topics (a pure function of the text).
+    const inner = createHashProvider({ dimensions: TOPIC_DIMENSIONS });
+    const calls: string[][] = [];
+    const provider = {
+      ...inner,
+      embed: async (texts: readonly string[]) => {
+        calls.push([...texts]);
+        return texts.map(topicEmbedding);
+      },
+    };
+    worker = await startWorker({ db, providerFor: () => provider, pollIntervalMs: 50 });
+    await worker.drain();
+    const check = () => checkInvariants(db, 'notes', { embed: topicEmbedding });
+    expect(await check()).toMatchObject({ stale: [], lost: 0, wrongVectors: 0, orphans: 0 });
+
+    const chunksOf = async (id: number) =>
+      (
+        await db.query<{ content: string; start_char: number }>(
+          `SELECT content, start_char FROM notes_chunks WHERE doc_id = $1 ORDER BY chunk_index`,
+          [id],
+        )
+      ).rows;
+    // Each document fits one chunk of 200 tokens; the breaks are where the topic changes.
+    expect(await chunksOf(1)).toEqual([
+      { content: databases.join(' '), start_char: 0 },
+      { content: baking.join(' '), start_char: two.indexOf(baking[0]!) },
+    ]);
+    expect((await chunksOf(2)).map((c) => c.start_char)).toEqual([0, other.indexOf(databases[0]!)]);
+    // The sentences of the whole batch went to the provider in one request, each once, before the chunks.
+    expect([...calls[0]!].sort()).toEqual(
+      [...new Set([...databases, ...baking, ...sailing, 'One short note.'])].sort(),
+    );
+
+    // A document of its own without embedding breakpoints: boundaries only, so one chunk.
+    await db.query(`SELECT pgembed.rechunk_document('notes', 1, chunk_options => '{}')`);
+    await worker.drain();
+    expect(await chunksOf(1)).toEqual([{ content: two, start_char: 0 }]);
+    // And back, with its own percentile.
+    const { rows } = await db.query<{ r: Record<string, unknown> }>(
+      `SELECT pgembed.rechunk_document('notes', 1,
+         chunk_options => '{"breakpoints": "embedding", "breakpoint_percentile": 50}') AS r`,
+    );
+    expect(rows[0]!.r).toMatchObject({
+      chunk_strategy: 'semantic',
+      chunk_options: { breakpoints: 'embedding', breakpoint_percentile: 50 },
+    });
+    await worker.drain();
+    // Half the gaps are breaks now: the drop is seen one sentence either side of the change too.
+    expect((await chunksOf(1)).map((c) => c.start_char)).toEqual([
+      0,
+      ...[databases[5]!, baking[0]!, baking[1]!].map((s) => two.indexOf(s)),
+    ]);
+    // Editing a document re-embeds its sentences; the check agrees with the worker throughout.
+    calls.length = 0;
+    await db.query(`UPDATE notes SET body = body || ' ' || $1 WHERE id = 2`, [baking.join(' ')]);
+    await worker.drain();
+    expect(calls[0]).toEqual([...sailing, ...databases, ...baking]);
+    expect((await chunksOf(2)).map((c) => c.start_char)).toEqual([
+      0,
+      other.indexOf(databases[0]!),
+      other.length + 1,
+    ]);
+    expect(await check()).toMatchObject({ stale: [], lost: 0, wrongVectors: 0, orphans: 0 });
+
+    // Another strategy for one document needs options without the breakpoints.
+    await expect(
+      db.query(`SELECT pgembed.rechunk_document('notes', 2, chunk_strategy => 'sentence')`),
+    ).rejects.toThrow(
+      /breakpoints and breakpoint_percentile apply to the semantic strategy only, not to "sentence"/,
+    );
+    await db.query(
+      `SELECT pgembed.rechunk_document('notes', 2, chunk_strategy => 'sentence', chunk_options => '{}')`,
+    );
+    await worker.drain();
+    expect(await check()).toMatchObject({ stale: [], wrongVectors: 0 });
+  });
+
+  it('refuses bad breakpoint options', async () => {
+    const { db } = backend;
+    await db.exec(`CREATE TABLE docs (id int PRIMARY KEY, body text)`);
+    const enable = (strategy: string, options: string) =>
+      db.query(`SELECT pgembed.enable_document_chunking('docs', 'body', provider => 'hash', dimensions => 8,
+                  chunk_strategy => '${strategy}', chunk_options => '${options}')`);
+    await expect(enable('markdown', '{"breakpoints": "embedding"}')).rejects.toThrow(
+      /breakpoints and breakpoint_percentile apply to the semantic strategy only, not to "markdown"/,
+    );
+    await expect(enable('token', '{"breakpoints": "boundaries"}')).rejects.toThrow(/semantic strategy only/);
+    await expect(enable('semantic', '{"breakpoints": "topics"}')).rejects.toThrow(
+      /breakpoints must be "boundaries" or "embedding" \(got "topics"\)/,
+    );
+    await expect(enable('semantic', '{"breakpoints": true}')).rejects.toThrow(
+      /must be "boundaries" or "embedding"/,
+    );
+    for (const p of ['0', '100', '-1', '"90"', 'null']) {
+      await expect(
+        enable('semantic', `{"breakpoints": "embedding", "breakpoint_percentile": ${p}}`),
+      ).rejects.toThrow(/breakpoint_percentile must be a number greater than 0 and less than 100/);
+    }
+    await expect(enable('semantic', '{"breakpoint_percentile": 90}')).rejects.toThrow(
+      /breakpoint_percentile goes with "breakpoints": "embedding"/,
+    );
+    await expect(
+      db.query(`SELECT pgembed.enable_hierarchical_chunking('docs', 'body', provider => 'hash', dimensions => 8,
+                  chunk_options => '{"breakpoints": "embedding"}')`),
+    ).rejects.toThrow(/semantic strategy only, not to "hierarchical"/);
+    // Nothing was declared by the refused calls; a good one goes through, from TypeScript too.
+    const result = await enableDocumentChunking(db, {
+      table: 'docs',
+      column: 'body',
+      provider: 'hash',
+      dimensions: 8,
+      chunkStrategy: 'semantic',
+      chunkOptions: { breakpoints: 'embedding', breakpointPercentile: 97.5 },
+    });
+    expect(result.chunk_options).toEqual({ breakpoints: 'embedding', breakpoint_percentile: 97.5 });
+    await db.query(`INSERT INTO docs VALUES (1, 'One. Two.')`);
+    await expect(
+      db.query(
+        `SELECT pgembed.rechunk_document('docs', 1, chunk_options => '{"breakpoint_percentile": 101}')`,
+      ),
+    ).rejects.toThrow(/goes with "breakpoints": "embedding"/);
+    await expect(
+      db.query(
+        `SELECT pgembed.rechunk_document('docs', 1, chunk_options => '{"breakpoints": "embedding", "breakpoint_percentile": 101}')`,
+      ),
+    ).rejects.toThrow(/greater than 0 and less than 100/);
+    await expect(
+      db.query(`SELECT pgembed.rechunk_document('docs', 1, chunk_strategy => 'recursive')`),
+    ).rejects.toMatchObject({
+      message: expect.stringMatching(/semantic strategy only, not to "recursive"/),
+      hint: expect.stringMatching(/re-chunk with chunk_options => '\{\}'/),
+    });
   });
 
   it('enableDocumentChunking declares hierarchical pipelines from levels', async () => {

@@ -27,7 +27,7 @@ describe('migrations', () => {
       const b = createPostgresDatabase({ connectionString: target.url });
       try {
         const [fromA, fromB] = await Promise.all([migrate(a), migrate(b)]);
-        expect([...fromA, ...fromB].sort()).toEqual(loadMigrations().map((m) => m.id));
+        expect([...fromA, ...fromB].sort((a, b) => a - b)).toEqual(loadMigrations().map((m) => m.id));
         const { rows } = await a.query<{ n: number }>(`SELECT count(*)::int AS n FROM pgembed.migrations`);
         expect(rows[0]!.n).toBe(loadMigrations().length);
       } finally {

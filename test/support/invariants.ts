@@ -4,12 +4,7 @@ import type { Queryable } from '../../src/db/types.js';
 import { chunkKeyJson } from '../../src/pipelines/keys.js';
 import { findPipeline } from '../../src/pipelines/pipeline.js';
 import { hashEmbedding } from '../../src/providers/hash.js';
-import {
-  type ChunkOverride,
-  chunkDocumentWithSections,
-  titleColumnOf,
-  withOverride,
-} from '../../src/worker/chunkDocument.js';
+import { type ChunkOverride, chunkDocuments, titleColumnOf } from '../../src/worker/chunkDocument.js';
 
 export interface InvariantReport {
   documents: number;
@@ -29,12 +24,24 @@ export interface InvariantReport {
 
 /**
  * The reliability invariant, checkable because the `hash` provider is a pure function of the text:
- * for every committed document, its chunks equal chunkDocument(pipeline, content, title) — the
- * function the worker uses, with the pipeline's strategy and options — with embeddings of exactly the
- * embedded texts (context and content); no chunks for deleted documents; nothing left processing.
+ * for every committed document, its chunks equal chunkDocuments(pipeline, …) — the function the
+ * worker uses, with the pipeline's strategy and options — with embeddings of exactly the embedded
+ * texts (context and content); no chunks for deleted documents; nothing left processing.
+ * `embed` is the provider the worker used, as a pure function: the hash provider's by default for a
+ * `hash` pipeline. It embeds the sentences of semantic pipelines that break by embedding similarity,
+ * and the vectors of the chunks are checked against it.
  */
-export async function checkInvariants(db: Queryable, pipelineName: string): Promise<InvariantReport> {
+export async function checkInvariants(
+  db: Queryable,
+  pipelineName: string,
+  options: { embed?: (text: string) => number[] } = {},
+): Promise<InvariantReport> {
   const pipeline = await findPipeline(db, { pipeline: pipelineName });
+  const embed =
+    options.embed ??
+    (pipeline.provider === 'hash'
+      ? (text: string) => hashEmbedding(text, pipeline.dimensions, pipeline.model)
+      : undefined);
   const keyCols = pipeline.keyColumns.map((c) => `s.${quoteIdent(c)}`).join(', ');
   const titleColumn = titleColumnOf(pipeline);
   const { rows: docs } = await db.query<{
@@ -85,14 +92,14 @@ export async function checkInvariants(db: Queryable, pipelineName: string): Prom
     string,
     { index: number; content: string; startChar: number; endChar: number }[]
   >();
+  const chunkedOf = await chunkDocuments(pipeline, docs, async (texts) => {
+    if (!embed) throw new Error(`checkInvariants needs options.embed for provider ${pipeline.provider}`);
+    return texts.map(embed);
+  });
   for (const doc of docs) {
     const key = JSON.stringify(doc.key);
     seen.add(key);
-    const { chunks: expected, sections } = chunkDocumentWithSections(
-      withOverride(pipeline, doc.override),
-      doc.content,
-      doc.title,
-    );
+    const { chunks: expected, sections } = chunkedOf(doc);
     if (sections) expectedSections.set(key, sections);
     const actual = byDoc.get(key) ?? [];
     const same =
@@ -146,13 +153,9 @@ export async function checkInvariants(db: Queryable, pipelineName: string): Prom
       if (!same && !report.stale.includes(key)) report.stale.push(key);
     }
   }
-  if (pipeline.provider === 'hash') {
+  if (embed) {
     for (const row of chunks) {
-      const want = hashEmbedding(
-        embeddingText({ content: row.content, context: row.context ?? undefined }),
-        pipeline.dimensions,
-        pipeline.model,
-      );
+      const want = embed(embeddingText({ content: row.content, context: row.context ?? undefined }));
       const got = JSON.parse(row.embedding) as number[];
       if (got.length !== want.length || got.some((v, i) => Math.abs(v - want[i]!) > 1e-6))
         report.wrongVectors++;
