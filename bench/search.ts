@@ -5,10 +5,11 @@
  *   npm run bench:search -- --quick   # 20,000 chunks
  *
  * For vector, hybrid and filtered (1 % of documents) search, each query runs through pgembed
- * (`searchByVector` / `hybridSearch`: one call of the pgembed.search / pgembed.hybrid_search SQL
- * function) and as the same query written as raw SQL on its own connection, alternating, in the same
- * run; the table reports p50/p99 of both and pgembed's overhead. Query embedding is not timed (it is
- * the provider's cost, the same either way).
+ * (`searchByVector` / `hybridSearch`: on node-postgres, the statement pgembed.search /
+ * pgembed.hybrid_search would EXECUTE, prepared once, on pgembed's private search connections; see
+ * src/search/statements.ts) and as the same query written as raw SQL on its own connection, in a
+ * shuffled order, in the same run; the table reports p50/p99 of both and pgembed's overhead. Query
+ * embedding is not timed (it is the provider's cost, the same either way).
  *
  * Recall@10 at the default settings is reported by the recall monitor (`measureRecall`, stored
  * chunks as queries) and cross-checked here with fresh query vectors against exact search.
@@ -214,6 +215,12 @@ try {
       ['vector raw', () => raw.query(RAW_VECTOR, [literal(q.v)])],
       ['hybrid pgembed', () => hybridSearch(db, pipeline, q.text, q.v, { k: K })],
       ['hybrid raw', () => raw.query(RAW_HYBRID, [literal(q.v), q.text])],
+      // RAW_HYBRID matches every word only; pgembed's default (textMatch 'auto') also ranks any-word
+      // matches, so it does more work than the raw query. This is the same query as RAW_HYBRID:
+      [
+        'hybrid-all pgembed',
+        () => hybridSearch(db, pipeline, q.text, q.v, { k: K, hybrid: { textMatch: 'all' } }),
+      ],
       [
         'filtered pgembed',
         () => searchByVector(db, pipeline, q.v, { k: K, filter: { source: { category: 'rare' } } }),
@@ -253,20 +260,26 @@ try {
   const crossRecall = crossHits / (queries.length * K);
 
   const rows: ReportRow[] = [];
-  for (const kind of ['vector', 'hybrid', 'filtered']) {
+  const labels: Record<string, string> = {
+    vector: 'vector search',
+    hybrid: 'hybrid search, default (all words, then any word) vs raw all words',
+    'hybrid-all': "hybrid search, textMatch 'all' (the raw query's semantics)",
+    filtered: 'filtered search',
+  };
+  for (const kind of ['vector', 'hybrid', 'hybrid-all', 'filtered']) {
     const mine = [...timings[`${kind} pgembed`]!].sort((a, b) => a - b);
-    const base = [...timings[`${kind} raw`]!].sort((a, b) => a - b);
+    const base = [...timings[`${kind === 'hybrid-all' ? 'hybrid' : kind} raw`]!].sort((a, b) => a - b);
     for (const p of [50, 99]) {
       const a = percentile(mine, p);
       const b = percentile(base, p);
       rows.push({
-        metric: `${kind} search p${p}`,
+        metric: `${labels[kind]} p${p}`,
         pgembed: a,
         baseline: b,
         unit: 'ms',
         ratio: a / b,
-        goal: p === 50 ? 'overhead ≤ 10 %' : '—',
-        met: p === 50 ? a / b <= 1.1 : null,
+        goal: p === 50 && kind !== 'hybrid' ? 'overhead ≤ 10 %' : '—',
+        met: p === 50 && kind !== 'hybrid' ? a / b <= 1.1 : null,
       });
     }
   }

@@ -22,6 +22,34 @@ export interface Transaction extends Queryable {
   copyBinary?: (table: string, columns: readonly string[], data: Buffer) => Promise<void>;
 }
 
+/** A named prepared statement (node-postgres prepares it once per connection). */
+export interface PreparedStatement {
+  name: string;
+  text: string;
+  values: readonly unknown[];
+}
+
+/**
+ * Connections of their own (node-postgres only), never lent to other queries, whose session settings
+ * the caller chooses per statement: search keeps its scan settings there instead of `SET LOCAL` in a
+ * transaction around every search.
+ */
+export interface SessionPool {
+  /**
+   * Runs `statement` on one of the pool's connections after making its session settings equal
+   * `settings` (`null`: the server's default); only settings that differ are sent, in one round trip.
+   */
+  query<R = Record<string, unknown>>(
+    statement: PreparedStatement,
+    settings: Readonly<Record<string, string | null>>,
+  ): Promise<QueryResult<R>>;
+  /**
+   * What the owner keeps for these connections (search: its statements). Emptied when the database
+   * notifies that what it holds is stale (search: a pipeline changed), and on close.
+   */
+  readonly cache: Map<string, unknown>;
+}
+
 export interface Listener {
   close(): Promise<void>;
 }
@@ -37,5 +65,7 @@ export interface Database extends Queryable {
    * connection was lost and re-established (notifications may have been missed meanwhile).
    */
   listen(channel: string, onNotify: (payload: string) => void, onReconnect?: () => void): Promise<Listener>;
+  /** Search's private connections (node-postgres; opened on first use, closed with the database). */
+  readonly searchPool?: SessionPool;
   close(): Promise<void>;
 }

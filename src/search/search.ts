@@ -2,6 +2,7 @@ import type { Queryable } from '../db/types.js';
 import { PgembedError } from '../errors.js';
 import { findPipeline, type Pipeline } from '../pipelines/pipeline.js';
 import type { EmbeddingProvider } from '../providers/types.js';
+import { runSearchStatement, searchPoolOf } from './statements.js';
 
 /** A value a source-table column is compared with (equality); an array means "any of these". */
 export type FilterValue = string | number | boolean;
@@ -158,6 +159,29 @@ function checkOptions(options: SearchOptions): { k: number } {
   return { k };
 }
 
+const checkWeight = (weight: number) => weight === 0 || (weight >= 1e-6 && weight <= 1e6);
+
+/** pgembed.hybrid_search's checks, made here too: the server path runs its statement without it. */
+function checkHybrid(k: number, hybrid: HybridOptions, text: string | null, hasVector: boolean): void {
+  const fail = (message: string): never => {
+    throw new PgembedError('INVALID_ARGUMENT', message);
+  };
+  const { rrfK, vectorWeight, textWeight, fallbackWeight, textMatch, candidates } = hybrid;
+  if (!Number.isInteger(rrfK) || rrfK! < 0) fail(`rrf_k must be an integer, 0 or more (got ${rrfK})`);
+  if (![vectorWeight, textWeight, fallbackWeight].every((w) => typeof w === 'number' && checkWeight(w))) {
+    fail(
+      `vector_weight, text_weight and fallback_weight must be 0 or between 1e-6 and 1e6 (got ${vectorWeight}, ${textWeight}, ${fallbackWeight})`,
+    );
+  }
+  if (!['auto', 'all', 'any'].includes(textMatch as string)) {
+    fail(`text_match must be auto, all or any (got "${textMatch}")`);
+  }
+  if (candidates !== undefined && (!Number.isInteger(candidates) || candidates < k || candidates > 10000)) {
+    fail(`candidates must be between k (${k}) and 10000 (got ${candidates})`);
+  }
+  if (!hasVector && (text ?? '').trim() === '') fail('give a query_text, a query_embedding, or both');
+}
+
 function checkVector(pipeline: Pipeline, vector: readonly number[]): string {
   if (vector.length !== pipeline.dimensions) {
     throw new PgembedError(
@@ -229,9 +253,19 @@ async function withParents(
   return results;
 }
 
+/** What the cached statement of a search depends on, besides its kind. */
+const searchOf = (options: Omit<SearchOptions, 'pipeline' | 'table' | 'hybrid'>) => ({
+  filter: options.filter as Record<string, unknown> | undefined,
+  tenant: options.tenant !== undefined,
+  efSearch: options.efSearch,
+});
+
 /**
- * Nearest chunks to an already-embedded query vector (cosine), through `pgembed.search`: the
- * pipeline's vector index with iterative scans, so a filter never starves the result.
+ * Nearest chunks to an already-embedded query vector (cosine), as `pgembed.search` returns them: the
+ * pipeline's vector index with iterative scans, so a filter never starves the result. On a server
+ * (`db` a node-postgres `Database`) the function's statement runs directly on the database's private
+ * search connections (src/search/statements.ts); in a transaction, on PGlite and with
+ * `groupByDocument`, the SQL function is called.
  *
  * @example
  * ```ts
@@ -246,26 +280,38 @@ export async function searchByVector(
   options: Omit<SearchOptions, 'pipeline' | 'table' | 'hybrid'> = {},
 ): Promise<SearchResult[]> {
   const { k } = checkOptions(options);
-  const { rows } = await db.query<Row>(
-    `SELECT * FROM pgembed.search($1::text, $2::vector, $3::int, $4::jsonb, $5::text, $6::boolean, $7::float8, $8::int)`,
-    [
-      pipeline.name,
-      checkVector(pipeline, vector),
-      k,
-      options.filter ? JSON.stringify(options.filter) : null,
-      options.tenant === undefined ? null : String(options.tenant),
-      options.groupByDocument ?? false,
-      options.minScore ?? null,
-      options.efSearch ?? null,
-    ],
-  );
+  const pool = searchPoolOf(db);
+  const { rows } =
+    pool && !options.groupByDocument
+      ? await runSearchStatement<Row>(pool, pipeline, 'vector', searchOf(options), [
+          checkVector(pipeline, vector),
+          k,
+          options.filter?.metadata === undefined ? null : JSON.stringify(options.filter.metadata),
+          options.filter?.source === undefined ? null : JSON.stringify(options.filter.source),
+          options.tenant === undefined ? null : String(options.tenant),
+          options.minScore ?? null,
+        ])
+      : await db.query<Row>(
+          `SELECT * FROM pgembed.search($1::text, $2::vector, $3::int, $4::jsonb, $5::text, $6::boolean, $7::float8, $8::int)`,
+          [
+            pipeline.name,
+            checkVector(pipeline, vector),
+            k,
+            options.filter ? JSON.stringify(options.filter) : null,
+            options.tenant === undefined ? null : String(options.tenant),
+            options.groupByDocument ?? false,
+            options.minScore ?? null,
+            options.efSearch ?? null,
+          ],
+        );
   const results = rows.map((row) => toResult(row, false));
   return options.parents ? withParents(db, pipeline, results) : results;
 }
 
 /**
- * Hybrid retrieval through `pgembed.hybrid_search`: full-text and vector rankings fused by reciprocal
- * rank fusion. `vector` null gives full-text search alone; `text` null, vector search alone.
+ * Hybrid retrieval as `pgembed.hybrid_search` returns it (run like {@link searchByVector}): full-text
+ * and vector rankings fused by reciprocal rank fusion. `vector` null gives full-text search alone;
+ * `text` null, vector search alone.
  *
  * @example
  * ```ts
@@ -282,29 +328,54 @@ export async function hybridSearch(
 ): Promise<SearchResult[]> {
   const { k } = checkOptions(options);
   const hybrid = { ...HYBRID_DEFAULTS, ...options.hybrid };
-  const { rows } = await db.query<Row>(
-    `SELECT * FROM pgembed.hybrid_search($1::text, $2::text, $3::vector, k => $4::int, filter => $5::jsonb,
+  checkHybrid(k, hybrid, text, vector !== null);
+  const pool = searchPoolOf(db);
+  const { rows } =
+    pool && !options.groupByDocument
+      ? await runSearchStatement<Row>(
+          pool,
+          pipeline,
+          'hybrid',
+          { ...searchOf(options), textMatch: hybrid.textMatch },
+          [
+            vector === null ? null : checkVector(pipeline, vector),
+            hybrid.candidates ?? Math.max(k * 4, 40),
+            options.filter?.metadata === undefined ? null : JSON.stringify(options.filter.metadata),
+            options.filter?.source === undefined ? null : JSON.stringify(options.filter.source),
+            options.tenant === undefined ? null : String(options.tenant),
+            text,
+            hybrid.textMatch,
+            hybrid.rrfK,
+            hybrid.vectorWeight,
+            hybrid.textWeight,
+            options.minScore ?? null,
+            k,
+            hybrid.fallbackWeight,
+          ],
+        )
+      : await db.query<Row>(
+          `SELECT * FROM pgembed.hybrid_search($1::text, $2::text, $3::vector, k => $4::int, filter => $5::jsonb,
        tenant => $6::text, group_by_document => $7::boolean, min_score => $8::float8, rrf_k => $9::int,
        vector_weight => $10::float8, text_weight => $11::float8, candidates => $12::int, text_match => $13::text,
        ef_search => $14::int, fallback_weight => $15::float8)`,
-    [
-      pipeline.name,
-      text,
-      vector === null ? null : checkVector(pipeline, vector),
-      k,
-      options.filter ? JSON.stringify(options.filter) : null,
-      options.tenant === undefined ? null : String(options.tenant),
-      options.groupByDocument ?? false,
-      options.minScore ?? null,
-      hybrid.rrfK,
-      hybrid.vectorWeight,
-      hybrid.textWeight,
-      hybrid.candidates ?? null,
-      hybrid.textMatch,
-      options.efSearch ?? null,
-      hybrid.fallbackWeight,
-    ],
-  );
+          [
+            pipeline.name,
+            text,
+            vector === null ? null : checkVector(pipeline, vector),
+            k,
+            options.filter ? JSON.stringify(options.filter) : null,
+            options.tenant === undefined ? null : String(options.tenant),
+            options.groupByDocument ?? false,
+            options.minScore ?? null,
+            hybrid.rrfK,
+            hybrid.vectorWeight,
+            hybrid.textWeight,
+            hybrid.candidates ?? null,
+            hybrid.textMatch,
+            options.efSearch ?? null,
+            hybrid.fallbackWeight,
+          ],
+        );
   const results = rows.map((row) => toResult(row, true));
   return options.parents ? withParents(db, pipeline, results) : results;
 }
