@@ -9,7 +9,13 @@ import type { EmbeddingProvider } from '../providers/types.js';
 import type { ClaimedJob } from '../sql/queries/claimJobs.js';
 import { loadDocuments } from '../sql/queries/loadDocuments.js';
 import { loadStoredEmbeddings } from '../sql/queries/loadStoredEmbeddings.js';
-import { type ChunkRow, type SectionRow, type WriteBackResult, writeBack } from '../sql/queries/writeBack.js';
+import {
+  type ChunkRow,
+  NO_JIT,
+  type SectionRow,
+  type WriteBackResult,
+  writeBack,
+} from '../sql/queries/writeBack.js';
 import { chunkDocuments, sentenceEmbedder } from './chunkDocument.js';
 import { embedAll } from './embed.js';
 import type { WorkerEvents } from './events.js';
@@ -41,11 +47,15 @@ export async function processBatch(args: {
   signal: AbortSignal;
 }): Promise<BatchOutcome> {
   const { db, pipeline, provider, jobs, lease, events } = args;
-  const docs = await loadDocuments(
-    db,
-    pipeline,
-    jobs.map((job) => job.docKey),
-  );
+  const keys = jobs.map((job) => job.docKey);
+  // One read transaction, so JIT can be turned off for it (see NO_JIT).
+  const { docs, stored } = await db.transaction(async (tx) => {
+    await tx.query(NO_JIT);
+    return {
+      docs: await loadDocuments(tx, pipeline, keys),
+      stored: await loadStoredEmbeddings(tx, pipeline, keys),
+    };
+  });
   const chunkedStates = new Map<string, string>();
   const perDoc: { docKey: DocKey; chunks: Chunk[] }[] = [];
   const sections: SectionRow[] = [];
@@ -89,14 +99,6 @@ export async function processBatch(args: {
       });
     }
   }
-
-  const stored = perDoc.some((doc) => doc.chunks.length > 0)
-    ? await loadStoredEmbeddings(
-        db,
-        pipeline,
-        perDoc.map((doc) => doc.docKey),
-      )
-    : new Map<string, string>();
 
   // Texts to embed, each once even if several chunks share it.
   const pending = new Map<string, string>();
