@@ -3,37 +3,16 @@
  * probe of each pipeline's provider, locally on the embedded database and through a worker
  * (pgembed.test_provider()) on PostgreSQL.
  */
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPgliteDatabase } from '../../src/db/pglite.js';
 import { enableDocumentChunking } from '../../src/pipelines/enable.js';
 import { startWorker } from '../../src/worker/worker.js';
+import { runCli as pgembed } from '../support/cli.js';
 import { BACKENDS, hasPostgres, openBackend } from '../support/databases.js';
 import { EMULATOR_KEY, startOpenAIEmulator } from '../support/openai-emulator.js';
-
-const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
-
-async function pgembed(args: string[], env: Record<string, string> = {}) {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(
-      process.execPath,
-      ['--import', 'tsx', CLI, ...args],
-      {
-        env: { ...process.env, DATABASE_URL: '', ...env },
-        timeout: 120_000,
-      },
-    );
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 
 describe.each(BACKENDS.filter((kind) => kind === 'pglite' || hasPostgres()))(
   'pgembed doctor on %s',

@@ -2,35 +2,14 @@
  * `pgembed search`, `pgembed recall` and `pgembed reindex` as a user runs them: separate processes,
  * on the embedded database in a temp directory and on the native server.
  */
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/db/types.js';
 import { createPgembed } from '../../src/index.js';
+import { runCli as pgembed } from '../support/cli.js';
 import { hasPostgres, openBackend, type TestBackend } from '../support/databases.js';
-
-const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
-
-async function pgembed(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(
-      process.execPath,
-      ['--import', 'tsx', CLI, ...args],
-      {
-        env: { ...process.env, DATABASE_URL: '' },
-        timeout: 120_000,
-      },
-    );
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 
 async function fill(db: Database): Promise<void> {
   await db.exec(`CREATE TABLE kb (id int PRIMARY KEY, team text NOT NULL, body text)`);
