@@ -212,6 +212,11 @@ describe.each(BACKENDS)('pipeline end to end on %s', (kind) => {
     );
     const { rows } = await db.query(`SELECT index_state FROM pgembed.pipelines WHERE name = 'big'`);
     expect(rows).toEqual([{ index_state: 'live' }]);
+    // The build's parallel_workers setting is put back (the table had none).
+    const { rows: options } = await db.query(
+      `SELECT reloptions FROM pg_class WHERE oid = 'big_chunks'::regclass`,
+    );
+    expect(options).toEqual([{ reloptions: null }]);
   });
 
   it('refuses bad declarations with errors that name the problem, changing nothing', async () => {
