@@ -1,13 +1,5 @@
 import { PgembedError } from '../errors.js';
-import {
-  checkDimensions,
-  DEFAULT_TIMEOUT_MS,
-  describeUrl,
-  postJson,
-  readApiKey,
-  scrubSecrets,
-  tooManyInputs,
-} from './http.js';
+import { DEFAULT_TIMEOUT_MS, describeUrl, httpEmbeddingProvider, readApiKey } from './http.js';
 import { LimiterRegistry } from './limiter.js';
 import {
   limitsOf,
@@ -90,53 +82,38 @@ export function createAzureOpenAIProvider(
   // A deployment's model is not visible in its name for sure: send `dimensions` only when it is
   // shortened below the native size of a text-embedding-3 deployment.
   const sendDimensions = model.startsWith('text-embedding-3') && options.dimensions !== undefined;
-  let dimensions = options.dimensions ?? native;
-  const counter = exactCounter('openai', model);
-  const limiter = (deps.limiters ?? new LimiterRegistry({ now: deps.now })).get(
-    { provider: 'azure-openai', model, endpoint, apiKey },
-    limitsOf(options),
-  );
-  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-
-  return {
+  return httpEmbeddingProvider({
     name: 'azure-openai',
     model,
-    get dimensions() {
-      return dimensions;
-    },
+    dimensions: options.dimensions ?? native,
     maxBatchSize: OPENAI_MAX_BATCH_SIZE,
     maxInputTokens: OPENAI_MAX_INPUT_TOKENS,
     maxBatchTokens: OPENAI_MAX_BATCH_TOKENS,
-    tokenCountExact: true,
-    countTokens: counter.count,
-    async embed(texts, embedOptions) {
-      embedOptions.signal?.throwIfAborted();
-      if (texts.length === 0) return [];
-      if (texts.length > OPENAI_MAX_BATCH_SIZE)
-        throw tooManyInputs('azure-openai', OPENAI_MAX_BATCH_SIZE, texts.length);
-      const body: Record<string, unknown> = { input: texts, encoding_format: 'base64' };
-      if (sendDimensions) body.dimensions = options.dimensions;
-      const text = await postJson({
-        url,
-        headers: { 'api-key': apiKey },
-        body,
-        tokens: texts.reduce((sum, t) => sum + counter.count(t), 0),
-        timeoutMs,
-        signal: embedOptions.signal,
-        limiter,
-        ctx: {
-          where,
-          model,
-          apiKeyEnv,
-          notFound: `${where} was not found (DeploymentNotFound, or an api-version "${apiVersion}" the resource does not serve); check the deployment name in model and baseUrl`,
-          quotaCodes: ['insufficient_quota'],
-        },
-        scrub: (t) => scrubSecrets(t, apiKey, texts),
-        deps,
-      });
-      const vectors = parseOpenAIEmbeddings(text, texts.length, where);
-      dimensions = checkDimensions(vectors, dimensions, model, where);
-      return vectors;
-    },
-  };
+    counter: exactCounter('openai', model),
+    limiter: (deps.limiters ?? new LimiterRegistry({ now: deps.now })).get(
+      { provider: 'azure-openai', model, endpoint, apiKey },
+      limitsOf(options),
+    ),
+    timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    apiKey,
+    where,
+    deps,
+    request: (texts) => ({
+      url,
+      headers: { 'api-key': apiKey },
+      body: {
+        input: texts,
+        encoding_format: 'base64',
+        ...(sendDimensions ? { dimensions: options.dimensions } : {}),
+      },
+      ctx: {
+        where,
+        model,
+        apiKeyEnv,
+        notFound: `${where} was not found (DeploymentNotFound, or an api-version "${apiVersion}" the resource does not serve); check the deployment name in model and baseUrl`,
+        quotaCodes: ['insufficient_quota'],
+      },
+    }),
+    parse: (text, inputs) => parseOpenAIEmbeddings(text, inputs, where),
+  });
 }

@@ -1,16 +1,13 @@
 import {
   badResponse,
-  checkDimensions,
   checkRequestedDimensions,
   DEFAULT_TIMEOUT_MS,
   describeUrl,
   type HttpDeps,
+  httpEmbeddingProvider,
   isRecord,
   parseJson,
-  postJson,
   readApiKey,
-  scrubSecrets,
-  tooManyInputs,
   toVector,
 } from './http.js';
 import { LimiterRegistry, type RateLimits } from './limiter.js';
@@ -69,83 +66,67 @@ export function createCohereProvider(
   const where = baseUrl === COHERE_DEFAULT_BASE_URL ? 'Cohere' : describeUrl('the Cohere server', baseUrl);
   const apiKeyEnv = options.apiKeyEnv ?? COHERE_DEFAULT_API_KEY_ENV;
   const apiKey = readApiKey(deps.env ?? process.env, apiKeyEnv);
-  let dimensions = options.dimensions ?? info?.dimensions;
-  const counter = estimatedCounter();
-  const limiter = (deps.limiters ?? new LimiterRegistry({ now: deps.now })).get(
-    { provider: 'cohere', model, endpoint: baseUrl, apiKey },
-    options,
-  );
-  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-
-  return {
+  return httpEmbeddingProvider({
     name: 'cohere',
     model,
-    get dimensions() {
-      return dimensions;
-    },
+    dimensions: options.dimensions ?? info?.dimensions,
     maxBatchSize: COHERE_MAX_BATCH_SIZE,
     maxInputTokens: info?.maxInputTokens ?? 512,
-    tokenCountExact: false,
-    countTokens: counter.count,
-    async embed(texts, embedOptions) {
-      embedOptions.signal?.throwIfAborted();
-      if (texts.length === 0) return [];
-      if (texts.length > COHERE_MAX_BATCH_SIZE)
-        throw tooManyInputs('cohere', COHERE_MAX_BATCH_SIZE, texts.length);
-      const body: Record<string, unknown> = {
+    counter: estimatedCounter(),
+    limiter: (deps.limiters ?? new LimiterRegistry({ now: deps.now })).get(
+      { provider: 'cohere', model, endpoint: baseUrl, apiKey },
+      options,
+    ),
+    timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    apiKey,
+    where,
+    deps,
+    request: (texts, inputType) => ({
+      url,
+      headers: { authorization: `Bearer ${apiKey}`, 'x-client-name': 'pgembed' },
+      body: {
         model,
         texts,
-        input_type: embedOptions.inputType === 'query' ? 'search_query' : 'search_document',
+        input_type: inputType === 'query' ? 'search_query' : 'search_document',
         embedding_types: ['float'],
         truncate: 'NONE',
-      };
-      if (sendDimensions) body.output_dimension = options.dimensions;
-      const text = await postJson({
-        url,
-        headers: { authorization: `Bearer ${apiKey}`, 'x-client-name': 'pgembed' },
-        body,
-        tokens: texts.reduce((sum, t) => sum + counter.count(t), 0),
-        timeoutMs,
-        signal: embedOptions.signal,
-        limiter,
-        ctx: {
-          where,
-          model,
-          apiKeyEnv,
-          notFound: `${where} does not know model "${model}"; check model (e.g. embed-v4.0) and baseUrl`,
-          classify: (status, error) =>
-            status === 400 && /model .*(not found|invalid|does not exist)/i.test(error.message)
+        ...(sendDimensions ? { output_dimension: options.dimensions } : {}),
+      },
+      ctx: {
+        where,
+        model,
+        apiKeyEnv,
+        notFound: `${where} does not know model "${model}"; check model (e.g. embed-v4.0) and baseUrl`,
+        classify: (status, error) =>
+          status === 400 && /model .*(not found|invalid|does not exist)/i.test(error.message)
+            ? {
+                code: 'PROVIDER_CONFIG',
+                kind: 'configuration',
+                message: `${where} does not offer model "${model}" (HTTP 400: ${error.message})`,
+              }
+            : // Cohere answers 402 when billing is required, 498 for an invalid token.
+              status === 402 || status === 498
               ? {
-                  code: 'PROVIDER_CONFIG',
+                  code: 'PROVIDER_AUTH',
                   kind: 'configuration',
-                  message: `${where} does not offer model "${model}" (HTTP 400: ${error.message})`,
+                  message: `${where} refused ${apiKeyEnv} (HTTP ${status}: ${error.message}); check the key and billing`,
                 }
-              : // Cohere answers 402 when billing is required, 498 for an invalid token.
-                status === 402 || status === 498
-                ? {
-                    code: 'PROVIDER_AUTH',
-                    kind: 'configuration',
-                    message: `${where} refused ${apiKeyEnv} (HTTP ${status}: ${error.message}); check the key and billing`,
-                  }
-                : undefined,
-        },
-        scrub: (t) => scrubSecrets(t, apiKey, texts),
-        deps,
-      });
+              : undefined,
+      },
+    }),
+    parse: (text, inputs) => {
       const parsed = parseJson(text, where);
       const byType = isRecord(parsed) ? parsed.embeddings : undefined;
       const floats = isRecord(byType) ? byType.float : undefined;
       if (!Array.isArray(floats)) throw badResponse(`${where} returned JSON without "embeddings.float"`);
-      if (floats.length !== texts.length) {
-        throw badResponse(`${where} returned ${floats.length} embeddings for ${texts.length} inputs`);
+      if (floats.length !== inputs) {
+        throw badResponse(`${where} returned ${floats.length} embeddings for ${inputs} inputs`);
       }
-      const vectors = floats.map((raw) => {
+      return floats.map((raw) => {
         const vector = typeof raw === 'string' ? undefined : toVector(raw);
         if (!vector) throw badResponse(`${where} returned an embedding that is not a list of numbers`);
         return vector;
       });
-      dimensions = checkDimensions(vectors, dimensions, model, where);
-      return vectors;
     },
-  };
+  });
 }

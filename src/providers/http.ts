@@ -18,6 +18,8 @@
  */
 import { type ErrorKind, PgembedError, type PgembedErrorCode } from '../errors.js';
 import { parseDuration, type RateLimiter } from './limiter.js';
+import type { TokenCounter } from './tokens.js';
+import type { EmbeddingProvider, EmbedOptions } from './types.js';
 
 /** 30 s: providers answer a full batch in a few seconds; longer means something is stuck. */
 export const DEFAULT_TIMEOUT_MS = 30_000;
@@ -403,4 +405,68 @@ export function checkRequestedDimensions(
     );
   }
   return dimensions !== undefined && (info?.flexible.length ?? 0) > 0;
+}
+
+/** What sets one HTTP embedding provider apart; {@link httpEmbeddingProvider} does the rest. */
+export interface HttpProviderSpec {
+  name: string;
+  model: string;
+  /** Known or requested; otherwise learnt from the first response, then enforced. */
+  dimensions: number | undefined;
+  maxBatchSize: number;
+  maxInputTokens: number;
+  maxBatchTokens?: number | undefined;
+  counter: TokenCounter;
+  limiter: RateLimiter;
+  timeoutMs: number;
+  /** Scrubbed from every message. */
+  apiKey: string | undefined;
+  /** Who answers, for messages (as in {@link ErrorContext}). */
+  where: string;
+  deps: HttpDeps;
+  /** The request for one batch: where it goes, its headers and body, and what its errors mean. */
+  request(
+    texts: readonly string[],
+    inputType: EmbedOptions['inputType'],
+  ): Pick<PostJsonArgs, 'url' | 'headers' | 'body' | 'ctx'>;
+  /** The vectors of a 2xx response text, one per input (throws badResponse otherwise). */
+  parse(text: string, inputs: number): number[][];
+}
+
+/**
+ * An EmbeddingProvider over one JSON-over-HTTP endpoint: checks the batch, paces and sends it
+ * (postJson), parses the answer and holds every vector to the provider's dimensions.
+ */
+export function httpEmbeddingProvider(spec: HttpProviderSpec): EmbeddingProvider {
+  const { name, model, maxBatchSize, counter, where } = spec;
+  let dimensions = spec.dimensions;
+  return {
+    name,
+    model,
+    get dimensions() {
+      return dimensions;
+    },
+    maxBatchSize,
+    maxInputTokens: spec.maxInputTokens,
+    ...(spec.maxBatchTokens === undefined ? {} : { maxBatchTokens: spec.maxBatchTokens }),
+    tokenCountExact: counter.exact,
+    countTokens: counter.count,
+    async embed(texts, embedOptions) {
+      embedOptions.signal?.throwIfAborted();
+      if (texts.length === 0) return [];
+      if (texts.length > maxBatchSize) throw tooManyInputs(name, maxBatchSize, texts.length);
+      const text = await postJson({
+        ...spec.request(texts, embedOptions.inputType),
+        tokens: texts.reduce((sum, t) => sum + counter.count(t), 0),
+        timeoutMs: spec.timeoutMs,
+        signal: embedOptions.signal,
+        limiter: spec.limiter,
+        scrub: (t) => scrubSecrets(t, spec.apiKey, texts),
+        deps: spec.deps,
+      });
+      const vectors = spec.parse(text, texts.length);
+      dimensions = checkDimensions(vectors, dimensions, model, where);
+      return vectors;
+    },
+  };
 }

@@ -1,16 +1,13 @@
 import { PgembedError } from '../errors.js';
 import {
   badResponse,
-  checkDimensions,
   DEFAULT_TIMEOUT_MS,
   describeUrl,
   type HttpDeps,
+  httpEmbeddingProvider,
   isRecord,
   parseJson,
-  postJson,
   readApiKey,
-  scrubSecrets,
-  tooManyInputs,
   toVector,
 } from './http.js';
 import { LimiterRegistry, type RateLimits } from './limiter.js';
@@ -79,77 +76,66 @@ export function createOllamaProvider(
       kind: 'configuration',
     });
   }
-  let dimensions = options.dimensions ?? info?.dimensions;
-  const counter = estimatedCounter();
-  const limiter = (deps.limiters ?? new LimiterRegistry({ now: deps.now })).get(
-    { provider: 'ollama', model, endpoint: baseUrl, apiKey },
-    options,
-  );
-  const timeoutMs = options.timeoutMs ?? OLLAMA_DEFAULT_TIMEOUT_MS;
-
-  return {
+  const headers: Record<string, string> = apiKey ? { authorization: `Bearer ${apiKey}` } : {};
+  return httpEmbeddingProvider({
     name: 'ollama',
     model,
-    get dimensions() {
-      return dimensions;
-    },
+    dimensions: options.dimensions ?? info?.dimensions,
     maxBatchSize: OLLAMA_MAX_BATCH_SIZE,
     maxInputTokens: info?.maxInputTokens ?? 2048,
-    tokenCountExact: false,
-    countTokens: counter.count,
-    async embed(texts, embedOptions) {
-      embedOptions.signal?.throwIfAborted();
-      if (texts.length === 0) return [];
-      if (texts.length > OLLAMA_MAX_BATCH_SIZE)
-        throw tooManyInputs('ollama', OLLAMA_MAX_BATCH_SIZE, texts.length);
-      const body: Record<string, unknown> = { model, input: texts, truncate: false };
-      if (options.keepAlive !== undefined) body.keep_alive = options.keepAlive;
-      const text = await postJson({
-        url,
-        headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {},
-        body,
-        tokens: texts.reduce((sum, t) => sum + counter.count(t), 0),
-        timeoutMs,
-        signal: embedOptions.signal,
-        limiter,
-        ctx: {
-          where,
-          model,
-          apiKeyEnv: options.apiKeyEnv,
-          notFound: `${where} does not have model "${model}"; run \`ollama pull ${model}\` on that server`,
-          classify: (status, error) =>
-            status === 400 && /context length|too long|exceeds/i.test(error.message)
+    counter: estimatedCounter(),
+    limiter: (deps.limiters ?? new LimiterRegistry({ now: deps.now })).get(
+      { provider: 'ollama', model, endpoint: baseUrl, apiKey },
+      options,
+    ),
+    timeoutMs: options.timeoutMs ?? OLLAMA_DEFAULT_TIMEOUT_MS,
+    apiKey,
+    where,
+    deps,
+    request: (texts) => ({
+      url,
+      headers,
+      body: {
+        model,
+        input: texts,
+        truncate: false,
+        ...(options.keepAlive === undefined ? {} : { keep_alive: options.keepAlive }),
+      },
+      ctx: {
+        where,
+        model,
+        apiKeyEnv: options.apiKeyEnv,
+        notFound: `${where} does not have model "${model}"; run \`ollama pull ${model}\` on that server`,
+        classify: (status, error) =>
+          status === 400 && /context length|too long|exceeds/i.test(error.message)
+            ? {
+                code: 'INPUT_TOO_LONG',
+                kind: 'permanent',
+                message: `${where}: an input exceeds ${model}'s context (HTTP 400: ${error.message}); lower chunk_size`,
+              }
+            : status === 400 && /not found|pull/i.test(error.message)
               ? {
-                  code: 'INPUT_TOO_LONG',
-                  kind: 'permanent',
-                  message: `${where}: an input exceeds ${model}'s context (HTTP 400: ${error.message}); lower chunk_size`,
+                  code: 'PROVIDER_CONFIG',
+                  kind: 'configuration',
+                  message: `${where} does not have model "${model}"; run \`ollama pull ${model}\` (HTTP 400: ${error.message})`,
                 }
-              : status === 400 && /not found|pull/i.test(error.message)
-                ? {
-                    code: 'PROVIDER_CONFIG',
-                    kind: 'configuration',
-                    message: `${where} does not have model "${model}"; run \`ollama pull ${model}\` (HTTP 400: ${error.message})`,
-                  }
-                : undefined,
-        },
-        scrub: (t) => scrubSecrets(t, apiKey, texts),
-        deps,
-      });
+              : undefined,
+      },
+    }),
+    parse: (text, inputs) => {
       const parsed = parseJson(text, where);
       const embeddings = isRecord(parsed) ? parsed.embeddings : undefined;
       if (!Array.isArray(embeddings))
         throw badResponse(`${where} returned JSON without an "embeddings" array`);
-      if (embeddings.length !== texts.length) {
-        throw badResponse(`${where} returned ${embeddings.length} embeddings for ${texts.length} inputs`);
+      if (embeddings.length !== inputs) {
+        throw badResponse(`${where} returned ${embeddings.length} embeddings for ${inputs} inputs`);
       }
-      const vectors = embeddings.map((raw) => {
+      return embeddings.map((raw) => {
         const vector = toVector(raw);
         if (!vector || typeof raw === 'string')
           throw badResponse(`${where} returned an embedding that is not a list of numbers`);
         return vector;
       });
-      dimensions = checkDimensions(vectors, dimensions, model, where);
-      return vectors;
     },
-  };
+  });
 }

@@ -1,16 +1,13 @@
 import { PgembedError } from '../errors.js';
 import {
   badResponse,
-  checkDimensions,
   DEFAULT_TIMEOUT_MS,
   describeUrl,
   type HttpDeps,
+  httpEmbeddingProvider,
   isRecord,
   parseJson,
-  postJson,
   readApiKey,
-  scrubSecrets,
-  tooManyInputs,
   toVector,
 } from './http.js';
 import { LimiterRegistry, type RateLimits } from './limiter.js';
@@ -118,57 +115,43 @@ export function createOpenAIProvider(
     }
   }
   const sendDimensions = acceptsDimensions && options.dimensions !== undefined;
-  // Unknown models on compatible servers: learnt from the first response, then enforced.
-  let dimensions = options.dimensions ?? native;
   const apiKey = readApiKey(env, apiKeyEnv);
-  const counter = exactCounter('openai', model);
-  const limiter = (deps.limiters ?? new LimiterRegistry({ now: deps.now })).get(
-    { provider: 'openai', model, endpoint: baseUrl, apiKey },
-    limitsOf(options),
-  );
-
-  return {
+  // OpenAI's models have no query/document distinction, so `inputType` is not sent.
+  return httpEmbeddingProvider({
     name: 'openai',
     model,
-    get dimensions() {
-      return dimensions;
-    },
+    dimensions: options.dimensions ?? native,
     maxBatchSize: OPENAI_MAX_BATCH_SIZE,
     maxInputTokens: OPENAI_MAX_INPUT_TOKENS,
     maxBatchTokens: OPENAI_MAX_BATCH_TOKENS,
-    tokenCountExact: true,
-    countTokens: counter.count,
-    // OpenAI's models have no query/document distinction, so `inputType` is not sent.
-    async embed(texts, embedOptions) {
-      embedOptions.signal?.throwIfAborted();
-      if (texts.length === 0) return [];
-      if (texts.length > OPENAI_MAX_BATCH_SIZE)
-        throw tooManyInputs('openai', OPENAI_MAX_BATCH_SIZE, texts.length);
-      const body: Record<string, unknown> = { model, input: texts, encoding_format: 'base64' };
-      if (sendDimensions) body.dimensions = options.dimensions;
-      const text = await postJson({
-        url,
-        headers: { authorization: `Bearer ${apiKey}` },
-        body,
-        tokens: texts.reduce((sum, t) => sum + counter.count(t), 0),
-        timeoutMs,
-        signal: embedOptions.signal,
-        limiter,
-        ctx: {
-          where,
-          model,
-          apiKeyEnv,
-          notFound: `${where} does not know model "${model}" or has no /embeddings endpoint; check model and baseUrl`,
-          quotaCodes: ['insufficient_quota'],
-        },
-        scrub: (t) => scrubSecrets(t, apiKey, texts),
-        deps,
-      });
-      const vectors = parseOpenAIEmbeddings(text, texts.length, where);
-      dimensions = checkDimensions(vectors, dimensions, model, where);
-      return vectors;
-    },
-  };
+    counter: exactCounter('openai', model),
+    limiter: (deps.limiters ?? new LimiterRegistry({ now: deps.now })).get(
+      { provider: 'openai', model, endpoint: baseUrl, apiKey },
+      limitsOf(options),
+    ),
+    timeoutMs,
+    apiKey,
+    where,
+    deps,
+    request: (texts) => ({
+      url,
+      headers: { authorization: `Bearer ${apiKey}` },
+      body: {
+        model,
+        input: texts,
+        encoding_format: 'base64',
+        ...(sendDimensions ? { dimensions: options.dimensions } : {}),
+      },
+      ctx: {
+        where,
+        model,
+        apiKeyEnv,
+        notFound: `${where} does not know model "${model}" or has no /embeddings endpoint; check model and baseUrl`,
+        quotaCodes: ['insufficient_quota'],
+      },
+    }),
+    parse: (text, inputs) => parseOpenAIEmbeddings(text, inputs, where),
+  });
 }
 
 export function limitsOf(options: RateLimits): RateLimits {

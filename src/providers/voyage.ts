@@ -1,14 +1,11 @@
 import { PgembedError } from '../errors.js';
 import {
-  checkDimensions,
   checkRequestedDimensions,
   DEFAULT_TIMEOUT_MS,
   describeUrl,
   type HttpDeps,
-  postJson,
+  httpEmbeddingProvider,
   readApiKey,
-  scrubSecrets,
-  tooManyInputs,
 } from './http.js';
 import { LimiterRegistry, type RateLimits } from './limiter.js';
 import { parseOpenAIEmbeddings } from './openai.js';
@@ -103,69 +100,51 @@ export function createVoyageProvider(
   const where = baseUrl === VOYAGE_DEFAULT_BASE_URL ? 'Voyage AI' : describeUrl('the Voyage server', baseUrl);
   const apiKeyEnv = options.apiKeyEnv ?? VOYAGE_DEFAULT_API_KEY_ENV;
   const apiKey = readApiKey(deps.env ?? process.env, apiKeyEnv);
-  let dimensions = options.dimensions ?? info?.dimensions;
-  const counter = estimatedCounter();
-  const limiter = (deps.limiters ?? new LimiterRegistry({ now: deps.now })).get(
-    { provider: 'voyage', model, endpoint: baseUrl, apiKey },
-    options,
-  );
-  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-
-  return {
+  return httpEmbeddingProvider({
     name: 'voyage',
     model,
-    get dimensions() {
-      return dimensions;
-    },
+    dimensions: options.dimensions ?? info?.dimensions,
     maxBatchSize: VOYAGE_MAX_BATCH_SIZE,
     maxInputTokens: info?.maxInputTokens ?? 32_000,
     maxBatchTokens: info?.maxBatchTokens ?? 120_000,
-    tokenCountExact: false,
-    countTokens: counter.count,
-    async embed(texts, embedOptions) {
-      embedOptions.signal?.throwIfAborted();
-      if (texts.length === 0) return [];
-      if (texts.length > VOYAGE_MAX_BATCH_SIZE)
-        throw tooManyInputs('voyage', VOYAGE_MAX_BATCH_SIZE, texts.length);
-      const body: Record<string, unknown> = {
+    counter: estimatedCounter(),
+    limiter: (deps.limiters ?? new LimiterRegistry({ now: deps.now })).get(
+      { provider: 'voyage', model, endpoint: baseUrl, apiKey },
+      options,
+    ),
+    timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    apiKey,
+    where,
+    deps,
+    request: (texts, inputType) => ({
+      url,
+      headers: { authorization: `Bearer ${apiKey}` },
+      body: {
         model,
         input: texts,
-        input_type: embedOptions.inputType,
+        input_type: inputType,
         truncation: false,
         encoding_format: 'base64',
-      };
-      if (sendDimensions) body.output_dimension = options.dimensions;
-      const text = await postJson({
-        url,
-        headers: { authorization: `Bearer ${apiKey}` },
-        body,
-        tokens: texts.reduce((sum, t) => sum + counter.count(t), 0),
-        timeoutMs,
-        signal: embedOptions.signal,
-        limiter,
-        ctx: {
-          where,
-          model,
-          apiKeyEnv,
-          notFound: `${where} has no embeddings endpoint at ${url}; check baseUrl`,
-          // Voyage answers an unknown model with 400 "Model x is not supported".
-          classify: (status, error) =>
-            status === 400 && /model .*(not supported|invalid|not found)/i.test(error.message)
-              ? {
-                  code: 'PROVIDER_CONFIG',
-                  kind: 'configuration',
-                  message: `${where} does not offer model "${model}" (HTTP 400: ${error.message}); see https://docs.voyageai.com/docs/embeddings`,
-                }
-              : undefined,
-        },
-        scrub: (t) => scrubSecrets(t, apiKey, texts),
-        deps,
-      });
-      const vectors = parseOpenAIEmbeddings(text, texts.length, where);
-      dimensions = checkDimensions(vectors, dimensions, model, where);
-      return vectors;
-    },
-  };
+        ...(sendDimensions ? { output_dimension: options.dimensions } : {}),
+      },
+      ctx: {
+        where,
+        model,
+        apiKeyEnv,
+        notFound: `${where} has no embeddings endpoint at ${url}; check baseUrl`,
+        // Voyage answers an unknown model with 400 "Model x is not supported".
+        classify: (status, error) =>
+          status === 400 && /model .*(not supported|invalid|not found)/i.test(error.message)
+            ? {
+                code: 'PROVIDER_CONFIG',
+                kind: 'configuration',
+                message: `${where} does not offer model "${model}" (HTTP 400: ${error.message}); see https://docs.voyageai.com/docs/embeddings`,
+              }
+            : undefined,
+      },
+    }),
+    parse: (text, inputs) => parseOpenAIEmbeddings(text, inputs, where),
+  });
 }
 
 /**
