@@ -15,8 +15,9 @@ const WINDOW = 64;
 
 const EXTEND = /^[\p{Grapheme_Extend}\p{Emoji_Modifier}\u200d]$/u;
 const SPACING_MARK = /^[\p{Mc}\u0e33\u0eb3]$/u;
-const CONTROL = /^\p{Cc}$/u;
-const FORMAT = /^\p{Cf}$/u;
+const CONTROL = /^[\p{Cc}\p{Zl}\p{Zp}]$/u;
+/** Format and unassigned code points: most are Control (GB4/GB5), but ZWJ, ZWNJ and Prepend ones are not. */
+const FORMAT_OR_UNASSIGNED = /^[\p{Cf}\p{Cn}]$/u;
 const MARK = /^\p{M}$/u;
 const EXT_PICT = /^\p{Extended_Pictographic}$/u;
 const HANGUL = /^\p{Script=Hangul}$/u;
@@ -68,7 +69,7 @@ function segmenterSaysBreak(text: string, i: number): boolean {
 /**
  * Whether offset `i` is an extended grapheme cluster boundary (UAX #29). Decides the common cases
  * directly from the two code points around `i` and asks ICU, on a small window, about the rest
- * (Hangul jamo, prepend, spacing marks, emoji ZWJ sequences, Indic conjuncts, format characters).
+ * (format characters, Hangul jamo, prepend, spacing marks, emoji ZWJ sequences, Indic conjuncts).
  */
 export function isGraphemeBreak(text: string, i: number): boolean {
   if (i <= 0 || i >= text.length) return true;
@@ -82,6 +83,7 @@ export function isGraphemeBreak(text: string, i: number): boolean {
   if (before === 0x0d && after === 0x0a) return false;
   if (before === 0x0a || before === 0x0d || CONTROL.test(b)) return true; // GB4
   if (after === 0x0a || after === 0x0d || CONTROL.test(a)) return true; // GB5
+  if (FORMAT_OR_UNASSIGNED.test(a) || FORMAT_OR_UNASSIGNED.test(b)) return segmenterSaysBreak(text, i);
   if (EXTEND.test(a)) return false; // GB9
   if (isRegionalIndicator(after) && isRegionalIndicator(before)) {
     // GB12/13: flags pair up from the start of a run of regional indicators.
@@ -94,8 +96,6 @@ export function isGraphemeBreak(text: string, i: number): boolean {
     return run % 2 === 0;
   }
   const uncertain =
-    FORMAT.test(a) ||
-    FORMAT.test(b) ||
     SPACING_MARK.test(a) ||
     maybePrepend(before) ||
     (before === 0x200d && EXT_PICT.test(a)) ||

@@ -121,6 +121,18 @@ describe('wordPieceTokenizer', () => {
 });
 
 describe('isGraphemeBreak', () => {
+  it.each([
+    ['a BOM before a combining mark', '\ufeff\u17b4'],
+    ['a soft hyphen before a combining mark', '\u00ad\u0301'],
+    ['a line separator before a combining mark', 'a\u2028\u0301'],
+    ['a paragraph separator before a combining mark', '\u2029\u0301'],
+    ['a ZWJ before a combining mark', '\u200d\u0301'],
+    ['an unassigned default-ignorable before a combining mark', '\u{e01f0}\u{119e0}'],
+  ])('breaks as ICU does after %s', (_name, text) => {
+    const breaks = graphemeBreaks(text);
+    for (let i = 0; i <= text.length; i++) expect([i, isGraphemeBreak(text, i)]).toEqual([i, breaks.has(i)]);
+  });
+
   it('agrees with ICU on arbitrary text', () => {
     fc.assert(
       fc.property(unicodeText(), (text) => {
