@@ -9,12 +9,12 @@
  *
  *   npx tsx bench/ingest-hnsw.ts [--quick] [--docs N]
  */
-import { docsArgument, isQuick, openBenchDatabase, report } from './support/common.js';
+import { integerArgument, isQuick, openBenchDatabase, report } from './support/common.js';
 import { DIMENSIONS, type IngestResult, loadSourceDocuments, runIngest } from './support/ingest.js';
 
 const quick = isQuick();
 // Live HNSW inserts at 768 dimensions run at a few hundred rows/s here: keep (a) under a minute.
-const DOCS = docsArgument(quick ? 1_000 : 4_000);
+const DOCS = integerArgument('--docs', quick ? 1_000 : 4_000);
 const WORDS = 120;
 const CHUNK_SIZE = 256;
 const CHUNK_OVERLAP = 32;
@@ -40,6 +40,7 @@ async function once(mode: 'live' | 'deferred', expectedChunks: number): Promise<
         concurrency: 2,
       },
       expectedChunks,
+      bench.dataDir,
     );
     if (result.indexState !== mode) throw new Error(`expected index_state ${mode}, got ${result.indexState}`);
     return result;

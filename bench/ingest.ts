@@ -8,7 +8,10 @@
  * raw `COPY … FROM STDIN (FORMAT BINARY)` into an index-less table of the chunk table's shape,
  * timed before and after the pgembed run (A/B/A) so drift on this shared machine cancels out.
  *
- *   npx tsx bench/ingest.ts [--quick] [--docs N]
+ * Each side's CPU per chunk (this Node process, the cluster's processes, the machine's busy share)
+ * is reported too: on a machine with few cores, the sum bounds what any overlap can reach.
+ *
+ *   npx tsx bench/ingest.ts [--quick] [--docs N] [--batch-size N]
  */
 import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
@@ -16,11 +19,14 @@ import { getChunker, tokenizerFor } from '../src/chunking/index.js';
 import { type CopyValue, encodeCopyBinary } from '../src/db/copyBinary.js';
 import { hashEmbedding } from '../src/providers/hash.js';
 import { chunkHash } from '../src/worker/batch.js';
-import { docsArgument, documentText, isQuick, now, openBenchDatabase, report } from './support/common.js';
+import { documentText, integerArgument, isQuick, now, openBenchDatabase, report } from './support/common.js';
+import { type CpuPerItem, cpuPerItem, cpuSnapshot } from './support/cpu.js';
 import { DIMENSIONS, loadSourceDocuments, runIngest } from './support/ingest.js';
 
 const quick = isQuick();
-const DOCS = docsArgument(quick ? 4_000 : 20_000);
+const DOCS = integerArgument('--docs', quick ? 4_000 : 20_000);
+/** Documents the worker claims per batch; the worker's default unless given. */
+const BATCH_SIZE = process.argv.includes('--batch-size') ? integerArgument('--batch-size', 128) : undefined;
 // ~120 words ≈ 170 cl100k tokens: one chunk per document, like a support article paragraph.
 const WORDS = 120;
 const CHUNK_SIZE = 256;
@@ -82,9 +88,13 @@ const BASELINE_COLUMNS = [
 /**
  * One COPY of every row (encoding included: any loader must produce the bytes), in one autocommit
  * statement, into a table with the chunk table's columns and defaults but no index or constraint.
- * Returns rows per second.
+ * Returns rows per second and the CPU spent per row.
  */
-async function copyBaseline(url: string, rows: ChunkRow[]): Promise<number> {
+async function copyBaseline(
+  url: string,
+  dataDir: string | null,
+  rows: ChunkRow[],
+): Promise<{ rate: number; cpu: CpuPerItem }> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
@@ -98,6 +108,7 @@ async function copyBaseline(url: string, rows: ChunkRow[]): Promise<number> {
          metadata jsonb NOT NULL DEFAULT '{}')`,
     );
     await client.query('CHECKPOINT');
+    const cpuBefore = cpuSnapshot(dataDir);
     const began = now();
     const stream = client.query(
       copyStreams.from(`COPY copy_baseline (${BASELINE_COLUMNS.join(', ')}) FROM STDIN (FORMAT BINARY)`),
@@ -133,7 +144,8 @@ async function copyBaseline(url: string, rows: ChunkRow[]): Promise<number> {
     }
     stream.end();
     await done;
-    return rows.length / ((now() - began) / 1000);
+    const rate = rows.length / ((now() - began) / 1000);
+    return { rate, cpu: cpuPerItem(cpuBefore, cpuSnapshot(dataDir), rows.length) };
   } finally {
     await client.end();
   }
@@ -145,7 +157,7 @@ async function main(): Promise<void> {
     const { rows, cpuMs } = chunkRows(DOCS);
     await loadSourceDocuments(bench.db, 'articles', DOCS, WORDS);
 
-    const copyBefore = await copyBaseline(bench.url, rows);
+    const copyBefore = await copyBaseline(bench.url, bench.dataDir, rows);
     await bench.db.exec('CHECKPOINT');
     const result = await runIngest(
       bench.db,
@@ -157,13 +169,21 @@ async function main(): Promise<void> {
         chunkOverlap: CHUNK_OVERLAP,
         deferIndexRows: 0,
         concurrency: 2,
+        ...(BATCH_SIZE ? { batchSize: BATCH_SIZE } : {}),
       },
       rows.length,
+      bench.dataDir,
     );
     await bench.db.exec('CHECKPOINT');
-    const copyAfter = await copyBaseline(bench.url, rows);
+    const copyAfter = await copyBaseline(bench.url, bench.dataDir, rows);
 
-    const copyRate = (copyBefore + copyAfter) / 2;
+    const copyRate = (copyBefore.rate + copyAfter.rate) / 2;
+    const copyCpu = copyAfter.cpu;
+    /** An info row, left out when /proc could not tell (not Linux, or a cluster not started here). */
+    const infoRow = (metric: string, unit: string, pgembed: number | null, baseline: number | null) =>
+      pgembed === null || baseline === null
+        ? []
+        : [{ metric, pgembed, baseline, unit, ratio: pgembed / baseline, goal: 'info', met: null }];
     const writeRate = result.chunks / (result.writeMs / 1000);
     const totalRate = result.chunks / (result.totalMs / 1000);
     const chunkEmbedRate = rows.length / (cpuMs / 1000);
@@ -188,6 +208,9 @@ async function main(): Promise<void> {
           goal: 'info',
           met: null,
         },
+        ...infoRow('CPU: Node (worker / COPY client)', 'µs/chunk', result.cpu.node, copyCpu.node),
+        ...infoRow('CPU: PostgreSQL', 'µs/chunk', result.cpu.postgres, copyCpu.postgres),
+        ...infoRow('machine busy, all cores', 'share', result.cpu.machineBusy, copyCpu.machineBusy),
         {
           metric: 'chunk + hash-embed alone, 1 core (no DB)',
           pgembed: chunkEmbedRate,
@@ -203,14 +226,14 @@ async function main(): Promise<void> {
         docs: DOCS,
         chunks: result.chunks,
         dimensions: DIMENSIONS,
-        copyRowsPerSecond: { before: copyBefore, after: copyAfter },
+        batchSize: BATCH_SIZE ?? 'worker default',
+        copyRowsPerSecond: { before: copyBefore.rate, after: copyAfter.rate },
+        copyCpuPerRow: copyCpu,
         writeMs: result.writeMs,
         totalMs: result.totalMs,
         indexBuildMs: result.indexBuildMs,
         indexState: result.indexState,
-        // Share of one core the Node process (worker: chunking, hashing, COPY encoding) used while
-        // writing: near 1 means the single JS thread is what bounds the ingest.
-        nodeCpuShareOfWrite: result.nodeCpuMs / result.writeMs,
+        cpuPerChunk: result.cpu,
         worker: { batches: result.batches, batchMs: result.batchMs, providerMs: result.providerMs },
         versions: bench.versions,
       },

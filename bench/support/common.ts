@@ -17,18 +17,20 @@ export function isQuick(): boolean {
   return process.argv.includes('--quick') || process.env.PGEMBED_BENCH_QUICK === '1';
 }
 
-/** `--docs N` on the command line: a benchmark's document count instead of its default. */
-export function docsArgument(fallback: number): number {
-  const at = process.argv.indexOf('--docs');
+/** A positive integer option on the command line (`--docs 12000`), or `fallback` when absent. */
+export function integerArgument(flag: string, fallback: number): number {
+  const at = process.argv.indexOf(flag);
   if (at < 0) return fallback;
-  const docs = Number(process.argv[at + 1]);
-  if (!Number.isInteger(docs) || docs < 1)
-    throw new Error('--docs needs a positive integer, e.g. --docs 12000');
-  return docs;
+  const value = Number(process.argv[at + 1]);
+  if (!Number.isInteger(value) || value < 1)
+    throw new Error(`${flag} needs a positive integer, e.g. ${flag} ${fallback}`);
+  return value;
 }
 
 export interface BenchDatabase {
   url: string;
+  /** The cluster's data directory, for reading its processes' CPU time (support/cpu.ts). */
+  dataDir: string | null;
   db: Database;
   /** PostgreSQL and pgvector versions, for the report. */
   versions: { postgres: string; pgvector: string };
@@ -58,6 +60,7 @@ export async function openBenchDatabase(
   );
   return {
     url: database.url,
+    dataDir: cluster.dataDir,
     db,
     versions: rows[0]!,
     async close() {

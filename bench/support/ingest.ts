@@ -7,6 +7,7 @@ import type { Database } from '../../src/db/types.js';
 import { enableDocumentChunking } from '../../src/pipelines/enable.js';
 import { startWorker } from '../../src/worker/worker.js';
 import { documentText, now } from './common.js';
+import { type CpuPerItem, cpuPerItem, cpuSnapshot } from './cpu.js';
 
 export const DIMENSIONS = 768;
 
@@ -32,8 +33,8 @@ export interface IngestResult {
   /** Duration of the deferred index build, when there was one. */
   indexBuildMs: number | null;
   indexState: string;
-  /** CPU time of this Node process (the worker runs in it) over enable → all chunks committed. */
-  nodeCpuMs: number;
+  /** CPU per chunk over enable → all chunks committed: this Node process (the worker runs in it), the cluster, the machine. */
+  cpu: CpuPerItem;
   /** Worker's own accounting: batches, summed batch wall time, summed provider (embedding) time. */
   batches: number;
   batchMs: number;
@@ -68,8 +69,9 @@ export async function runIngest(
   db: Database,
   settings: IngestSettings,
   expectedChunks: number,
+  dataDir: string | null,
 ): Promise<IngestResult> {
-  const cpuBefore = process.cpuUsage();
+  const cpuBefore = cpuSnapshot(dataDir);
   const began = now();
   const enabled = await enableDocumentChunking(db, {
     table: settings.table,
@@ -88,7 +90,7 @@ export async function runIngest(
   });
   let inserted = 0;
   let writtenAt = Number.NaN;
-  let nodeCpuMs = Number.NaN;
+  let cpu: CpuPerItem | undefined;
   let indexBuildMs: number | null = null;
   let batches = 0;
   let batchMs = 0;
@@ -100,8 +102,7 @@ export async function runIngest(
     batchMs += event.durationMs;
     if (inserted >= expectedChunks && Number.isNaN(writtenAt)) {
       writtenAt = now();
-      const cpu = process.cpuUsage(cpuBefore);
-      nodeCpuMs = (cpu.user + cpu.system) / 1000;
+      cpu = cpuPerItem(cpuBefore, cpuSnapshot(dataDir), expectedChunks);
     }
   });
   worker.events.on('provider:called', (event) => {
@@ -130,7 +131,7 @@ export async function runIngest(
     totalMs: finished - began,
     indexBuildMs,
     indexState: enabled.index_state,
-    nodeCpuMs,
+    cpu: cpu ?? cpuPerItem(cpuBefore, cpuSnapshot(dataDir), expectedChunks),
     batches,
     batchMs,
     providerMs,
