@@ -29,9 +29,12 @@ export function encodeCopyBinary(rows: readonly (readonly CopyValue[])[]): Buffe
   out.bytes(SIGNATURE);
   out.int32(0); // flags
   out.int32(0); // header extension length
-  for (const row of rows) {
+  for (const [i, row] of rows.entries()) {
     out.int16(row.length);
     for (const field of row) encodeField(out, field);
+    // Rows of a batch are much alike (a vector each): size the buffer for all of them from the
+    // first, with a quarter to spare, instead of doubling (and copying) it several times.
+    if (i === 0) out.reserve(Math.ceil(out.length * (rows.length - 1) * 1.25));
   }
   out.int16(-1);
   return out.result();
@@ -101,8 +104,13 @@ function encodeField(out: CopyBuffer, field: CopyValue): void {
 class CopyBuffer {
   private buf = Buffer.allocUnsafe(64 * 1024);
   private at = 0;
+  private scratch = new Float32Array(0);
 
-  private reserve(bytes: number): void {
+  get length(): number {
+    return this.at;
+  }
+
+  reserve(bytes: number): void {
     if (this.at + bytes <= this.buf.length) return;
     const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.at + bytes));
     this.buf.copy(next, 0, 0, this.at);
@@ -142,14 +150,17 @@ class CopyBuffer {
 
   /** float4 values, big-endian. */
   floats(values: ArrayLike<number>): void {
-    this.reserve(values.length * 4);
-    // A Float32Array is host-endian (little on every platform Node supports): copy it in, then one
-    // swap32 over the span makes it big-endian, ~10× faster than a writeFloatBE per value.
-    const floats = Float32Array.from(values);
-    const span = this.buf.subarray(this.at, this.at + floats.byteLength);
-    span.set(new Uint8Array(floats.buffer, floats.byteOffset, floats.byteLength));
-    span.swap32();
-    this.at += floats.byteLength;
+    const byteLength = values.length * 4;
+    this.reserve(byteLength);
+    // A Float32Array is host-endian (little on every platform Node supports): convert into one
+    // reused array, copy its bytes in, then one swap32 over the span makes them big-endian — ~10×
+    // faster than a writeFloatBE per value, and no allocation per vector.
+    if (this.scratch.length < values.length) this.scratch = new Float32Array(values.length);
+    const floats = this.scratch.subarray(0, values.length);
+    floats.set(values);
+    this.buf.set(new Uint8Array(floats.buffer, 0, byteLength), this.at);
+    this.buf.subarray(this.at, this.at + byteLength).swap32();
+    this.at += byteLength;
   }
 
   result(): Buffer {
