@@ -14,19 +14,17 @@
  *
  *   npx tsx bench/write-tax.ts [--quick]
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
 import pg from 'pg';
 import { enableDocumentChunking } from '../src/pipelines/enable.js';
 import { documentText, isQuick, now, openBenchDatabase, report, sleep, waitFor } from './support/common.js';
+import { startWorkerProcess, stopWorkerProcess } from './support/workers.js';
 
 const quick = isQuick();
 const PHASE_MS = quick ? 3_000 : 10_000;
 const ROUNDS = 2;
 const CLIENTS = 4;
 const GOAL_TAX = 0.1;
-const WORKER_SCRIPT = fileURLToPath(new URL('./support/worker-process.ts', import.meta.url));
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 const BODIES = Array.from({ length: 512 }, (_, i) => documentText(i + 1, 120));
 
@@ -46,35 +44,6 @@ async function insertPhase(clients: pg.Client[], table: string): Promise<number>
     }),
   );
   return inserts / ((now() - began) / 1000);
-}
-
-/** Starts a worker process and resolves once it has gone idle (queue drained, flag armed). */
-async function startWorkerProcess(url: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', WORKER_SCRIPT, url, '1'], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  await new Promise<void>((resolve, reject) => {
-    let output = '';
-    const onData = (data: Buffer) => {
-      output += data.toString();
-      if (output.includes('idle\n')) {
-        child.stdout?.off('data', onData);
-        child.stdout?.resume();
-        resolve();
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`worker process exited with ${code} before going idle`)));
-  });
-  return child;
-}
-
-async function stopWorkerProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await exited;
 }
 
 async function main(): Promise<void> {
@@ -118,7 +87,7 @@ async function main(): Promise<void> {
     for (let round = 0; round < ROUNDS; round++) {
       for (const phase of ['A', 'B', 'C'] as const) {
         if (phase === 'B') {
-          worker = await startWorkerProcess(bench.url);
+          worker = await startWorkerProcess(bench.url, { until: 'idle' });
           await waitFor('an empty queue before phase B', queueEmpty, 60_000);
           await sleep(200);
         }
