@@ -61,9 +61,10 @@ export async function loadSourceDocuments(
 }
 
 /**
- * Enables the pipeline (which queues the backfill), starts a worker after it, and waits until it
- * has drained. The worker is started after enable because a worker that is already running only
- * re-reads the pipeline list every 5 s (see docs/performance.md), which would time that instead.
+ * Enables the pipeline (which queues the backfill), starts a worker right after it (as `pgembed
+ * enable` then `pgembed worker` would), and waits until it has drained. Its start-up is timed; a
+ * worker already running would pick the pipeline up at enable's NOTIFY instead (ingest.ts's
+ * worker-process phase measures that way).
  */
 export async function runIngest(
   db: Database,
