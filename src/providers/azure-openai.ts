@@ -1,12 +1,16 @@
 import { PgembedError } from '../errors.js';
-import { DEFAULT_TIMEOUT_MS, describeUrl, httpEmbeddingProvider, readApiKey } from './http.js';
-import { LimiterRegistry } from './limiter.js';
+import {
+  DEFAULT_TIMEOUT_MS,
+  describeUrl,
+  type HttpProviderDeps,
+  httpEmbeddingProvider,
+  readApiKey,
+} from './http.js';
 import {
   limitsOf,
   OPENAI_MAX_BATCH_SIZE,
   OPENAI_MAX_BATCH_TOKENS,
   OPENAI_MAX_INPUT_TOKENS,
-  type OpenAIProviderDeps,
   openaiModelDimensions,
   parseOpenAIEmbeddings,
 } from './openai.js';
@@ -52,7 +56,7 @@ export interface AzureOpenAIProviderOptions {
  */
 export function createAzureOpenAIProvider(
   options: AzureOpenAIProviderOptions,
-  deps: OpenAIProviderDeps = {},
+  deps: HttpProviderDeps = {},
 ): EmbeddingProvider {
   const { model } = options;
   if (!options.baseUrl) {
@@ -90,10 +94,8 @@ export function createAzureOpenAIProvider(
     maxInputTokens: OPENAI_MAX_INPUT_TOKENS,
     maxBatchTokens: OPENAI_MAX_BATCH_TOKENS,
     counter: exactCounter('openai', model),
-    limiter: (deps.limiters ?? new LimiterRegistry({ now: deps.now })).get(
-      { provider: 'azure-openai', model, endpoint, apiKey },
-      limitsOf(options),
-    ),
+    endpoint,
+    limits: limitsOf(options),
     timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     apiKey,
     where,

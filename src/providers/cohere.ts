@@ -3,14 +3,14 @@ import {
   checkRequestedDimensions,
   DEFAULT_TIMEOUT_MS,
   describeUrl,
-  type HttpDeps,
+  type HttpProviderDeps,
   httpEmbeddingProvider,
   isRecord,
   parseJson,
   readApiKey,
   toVector,
 } from './http.js';
-import { LimiterRegistry, type RateLimits } from './limiter.js';
+import type { RateLimits } from './limiter.js';
 import { estimatedCounter } from './tokens.js';
 import type { EmbeddingProvider } from './types.js';
 
@@ -56,7 +56,7 @@ export interface CohereProviderOptions extends RateLimits {
  */
 export function createCohereProvider(
   options: CohereProviderOptions,
-  deps: HttpDeps & { env?: Readonly<Record<string, string | undefined>>; limiters?: LimiterRegistry } = {},
+  deps: HttpProviderDeps = {},
 ): EmbeddingProvider {
   const { model } = options;
   const info = cohereModelInfo(model);
@@ -73,10 +73,8 @@ export function createCohereProvider(
     maxBatchSize: COHERE_MAX_BATCH_SIZE,
     maxInputTokens: info?.maxInputTokens ?? 512,
     counter: estimatedCounter(),
-    limiter: (deps.limiters ?? new LimiterRegistry({ now: deps.now })).get(
-      { provider: 'cohere', model, endpoint: baseUrl, apiKey },
-      options,
-    ),
+    endpoint: baseUrl,
+    limits: options,
     timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     apiKey,
     where,

@@ -17,7 +17,7 @@
  * Messages never contain the key or the inputs.
  */
 import { type ErrorKind, PgembedError, type PgembedErrorCode } from '../errors.js';
-import { parseDuration, type RateLimiter } from './limiter.js';
+import { LimiterRegistry, parseDuration, type RateLimiter, type RateLimits } from './limiter.js';
 import type { TokenCounter } from './tokens.js';
 import type { EmbeddingProvider, EmbedOptions } from './types.js';
 
@@ -37,6 +37,17 @@ export interface HttpDeps {
   fetch?: typeof fetch;
   /** Clock in epoch milliseconds, for `Retry-After` HTTP dates. Default `Date.now`. */
   now?: () => number;
+}
+
+/** Seams of an HTTP provider for tests; production uses the defaults. */
+export interface HttpProviderDeps extends HttpDeps {
+  /** Where the key is read from. Default `process.env`. */
+  env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * Limiters shared by all providers a worker creates, one per (provider, model, endpoint, key).
+   * Default: a registry of this provider's own.
+   */
+  limiters?: LimiterRegistry;
 }
 
 export interface ErrorContext {
@@ -417,13 +428,15 @@ export interface HttpProviderSpec {
   maxInputTokens: number;
   maxBatchTokens?: number | undefined;
   counter: TokenCounter;
-  limiter: RateLimiter;
+  /** The server requests go to: with name, model and key, what one rate limiter paces. */
+  endpoint: string;
+  limits: RateLimits;
   timeoutMs: number;
   /** Scrubbed from every message. */
   apiKey: string | undefined;
   /** Who answers, for messages (as in {@link ErrorContext}). */
   where: string;
-  deps: HttpDeps;
+  deps: HttpProviderDeps;
   /** The request for one batch: where it goes, its headers and body, and what its errors mean. */
   request(
     texts: readonly string[],
@@ -438,7 +451,11 @@ export interface HttpProviderSpec {
  * (postJson), parses the answer and holds every vector to the provider's dimensions.
  */
 export function httpEmbeddingProvider(spec: HttpProviderSpec): EmbeddingProvider {
-  const { name, model, maxBatchSize, counter, where } = spec;
+  const { name, model, maxBatchSize, counter, where, deps } = spec;
+  const limiter = (deps.limiters ?? new LimiterRegistry({ now: deps.now })).get(
+    { provider: name, model, endpoint: spec.endpoint, apiKey: spec.apiKey },
+    spec.limits,
+  );
   let dimensions = spec.dimensions;
   return {
     name,
@@ -460,9 +477,9 @@ export function httpEmbeddingProvider(spec: HttpProviderSpec): EmbeddingProvider
         tokens: texts.reduce((sum, t) => sum + counter.count(t), 0),
         timeoutMs: spec.timeoutMs,
         signal: embedOptions.signal,
-        limiter: spec.limiter,
+        limiter,
         scrub: (t) => scrubSecrets(t, spec.apiKey, texts),
-        deps: spec.deps,
+        deps,
       });
       const vectors = spec.parse(text, texts.length);
       dimensions = checkDimensions(vectors, dimensions, model, where);

@@ -3,10 +3,10 @@ import { PgembedError } from '../errors.js';
 import { createAzureOpenAIProvider } from './azure-openai.js';
 import { cohereModelInfo, createCohereProvider } from './cohere.js';
 import { createHashProvider, HASH_DEFAULT_DIMENSIONS, HASH_MAX_DIMENSIONS } from './hash.js';
-import type { LimiterRegistry } from './limiter.js';
+import type { HttpProviderDeps } from './http.js';
 import { createLocalProvider, LOCAL_DIMENSIONS, LOCAL_MODEL } from './local.js';
 import { createOllamaProvider, ollamaModelInfo } from './ollama.js';
-import { createOpenAIProvider, type OpenAIProviderDeps, openaiModelDimensions } from './openai.js';
+import { createOpenAIProvider, openaiModelDimensions } from './openai.js';
 import type { EmbeddingProvider, ProviderConfig } from './types.js';
 import { anthropicExplained, createVoyageProvider, voyageModelInfo } from './voyage.js';
 
@@ -24,7 +24,7 @@ export { createVoyageProvider } from './voyage.js';
  * Seams for tests (key lookup, HTTP, clock) and the worker's shared {@link LimiterRegistry};
  * production passes nothing.
  */
-export type ProviderDeps = OpenAIProviderDeps & { limiters?: LimiterRegistry };
+export type ProviderDeps = HttpProviderDeps;
 
 /** A {@link ProviderConfig} after validation: absent and `null` fields are both `undefined`. */
 export type ResolvedProviderConfig = z.infer<typeof configSchema>;

@@ -3,14 +3,14 @@ import {
   badResponse,
   DEFAULT_TIMEOUT_MS,
   describeUrl,
-  type HttpDeps,
+  type HttpProviderDeps,
   httpEmbeddingProvider,
   isRecord,
   parseJson,
   readApiKey,
   toVector,
 } from './http.js';
-import { LimiterRegistry, type RateLimits } from './limiter.js';
+import type { RateLimits } from './limiter.js';
 import { estimatedCounter } from './tokens.js';
 import type { EmbeddingProvider } from './types.js';
 
@@ -63,7 +63,7 @@ export function ollamaModelInfo(model: string): { dimensions: number; maxInputTo
  */
 export function createOllamaProvider(
   options: OllamaProviderOptions,
-  deps: HttpDeps & { env?: Readonly<Record<string, string | undefined>>; limiters?: LimiterRegistry } = {},
+  deps: HttpProviderDeps = {},
 ): EmbeddingProvider {
   const { model } = options;
   const baseUrl = (options.baseUrl ?? OLLAMA_DEFAULT_BASE_URL).replace(/\/+$/, '');
@@ -84,10 +84,8 @@ export function createOllamaProvider(
     maxBatchSize: OLLAMA_MAX_BATCH_SIZE,
     maxInputTokens: info?.maxInputTokens ?? 2048,
     counter: estimatedCounter(),
-    limiter: (deps.limiters ?? new LimiterRegistry({ now: deps.now })).get(
-      { provider: 'ollama', model, endpoint: baseUrl, apiKey },
-      options,
-    ),
+    endpoint: baseUrl,
+    limits: options,
     timeoutMs: options.timeoutMs ?? OLLAMA_DEFAULT_TIMEOUT_MS,
     apiKey,
     where,

@@ -3,14 +3,14 @@ import {
   badResponse,
   DEFAULT_TIMEOUT_MS,
   describeUrl,
-  type HttpDeps,
+  type HttpProviderDeps,
   httpEmbeddingProvider,
   isRecord,
   parseJson,
   readApiKey,
   toVector,
 } from './http.js';
-import { LimiterRegistry, type RateLimits } from './limiter.js';
+import type { RateLimits } from './limiter.js';
 import { exactCounter } from './tokens.js';
 import type { EmbeddingProvider } from './types.js';
 
@@ -58,17 +58,6 @@ export interface OpenAIProviderOptions {
   maxConcurrency?: number | undefined;
 }
 
-/** Seams for tests; production uses the defaults. */
-export interface OpenAIProviderDeps extends HttpDeps {
-  /** Where the key is read from. Default `process.env`. */
-  env?: Readonly<Record<string, string | undefined>>;
-  /**
-   * Limiters shared by all providers a worker creates, one per (provider, model, endpoint, key).
-   * Default: a registry of this provider's own.
-   */
-  limiters?: LimiterRegistry;
-}
-
 /**
  * `openai` provider: `POST {baseUrl}/embeddings` with base64 float32 output, for OpenAI itself and for
  * OpenAI-compatible servers (vLLM, LiteLLM, LM Studio, …). Fails fast at creation when the key's
@@ -87,7 +76,7 @@ export interface OpenAIProviderDeps extends HttpDeps {
  */
 export function createOpenAIProvider(
   options: OpenAIProviderOptions,
-  deps: OpenAIProviderDeps = {},
+  deps: HttpProviderDeps = {},
 ): EmbeddingProvider {
   const { model } = options;
   const env = deps.env ?? process.env;
@@ -125,10 +114,8 @@ export function createOpenAIProvider(
     maxInputTokens: OPENAI_MAX_INPUT_TOKENS,
     maxBatchTokens: OPENAI_MAX_BATCH_TOKENS,
     counter: exactCounter('openai', model),
-    limiter: (deps.limiters ?? new LimiterRegistry({ now: deps.now })).get(
-      { provider: 'openai', model, endpoint: baseUrl, apiKey },
-      limitsOf(options),
-    ),
+    endpoint: baseUrl,
+    limits: limitsOf(options),
     timeoutMs,
     apiKey,
     where,

@@ -3,11 +3,11 @@ import {
   checkRequestedDimensions,
   DEFAULT_TIMEOUT_MS,
   describeUrl,
-  type HttpDeps,
+  type HttpProviderDeps,
   httpEmbeddingProvider,
   readApiKey,
 } from './http.js';
-import { LimiterRegistry, type RateLimits } from './limiter.js';
+import type { RateLimits } from './limiter.js';
 import { parseOpenAIEmbeddings } from './openai.js';
 import { estimatedCounter } from './tokens.js';
 import type { EmbeddingProvider } from './types.js';
@@ -90,7 +90,7 @@ export interface VoyageProviderOptions extends RateLimits {
  */
 export function createVoyageProvider(
   options: VoyageProviderOptions,
-  deps: HttpDeps & { env?: Readonly<Record<string, string | undefined>>; limiters?: LimiterRegistry } = {},
+  deps: HttpProviderDeps = {},
 ): EmbeddingProvider {
   const { model } = options;
   const info = voyageModelInfo(model);
@@ -108,10 +108,8 @@ export function createVoyageProvider(
     maxInputTokens: info?.maxInputTokens ?? 32_000,
     maxBatchTokens: info?.maxBatchTokens ?? 120_000,
     counter: estimatedCounter(),
-    limiter: (deps.limiters ?? new LimiterRegistry({ now: deps.now })).get(
-      { provider: 'voyage', model, endpoint: baseUrl, apiKey },
-      options,
-    ),
+    endpoint: baseUrl,
+    limits: options,
     timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     apiKey,
     where,
