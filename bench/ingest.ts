@@ -181,7 +181,8 @@ async function processesIngest(
   );
   try {
     await bench.db.exec('CHECKPOINT');
-    const cpuBefore = cpuSnapshot(bench.dataDir);
+    // The machine's busy share only: the workers are processes of their own.
+    const cpuBefore = cpuSnapshot(null);
     const began = now();
     const { chunk_table } = await enableDocumentChunking(bench.db, {
       table: 'articles_p',
@@ -205,7 +206,7 @@ async function processesIngest(
     const seconds = (now() - began) / 1000;
     return {
       rate: expected / seconds,
-      machineBusy: cpuPerItem(cpuBefore, cpuSnapshot(bench.dataDir), 1).machineBusy,
+      machineBusy: cpuPerItem(cpuBefore, cpuSnapshot(null), 1).machineBusy,
     };
   } finally {
     // A worker building the deferred indexes finishes that first (untimed).
