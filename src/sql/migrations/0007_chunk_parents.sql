@@ -6,12 +6,8 @@ RETURNS TABLE (chunk_id bigint, section_index int, content text, token_count int
                heading_path text[], context text)
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
-  p pgembed.pipelines;
+  p pgembed.pipelines := pgembed._search_pipeline(pipeline_name);
 BEGIN
-  SELECT * INTO p FROM pgembed.pipelines x WHERE x.name = pipeline_name;
-  IF NOT FOUND THEN
-    RAISE EXCEPTION 'pgembed: pipeline "%" does not exist', pipeline_name;
-  END IF;
   IF NOT p.chunk_options ? 'sections_table' THEN
     RETURN;
   END IF;

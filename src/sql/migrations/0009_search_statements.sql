@@ -194,11 +194,7 @@ DECLARE
   nrows bigint;
   inner_sql text;
 BEGIN
-  SELECT * INTO p FROM pgembed.pipelines x WHERE x.name = pipeline;
-  IF NOT FOUND THEN
-    RAISE EXCEPTION 'pgembed: pipeline "%" does not exist', pipeline
-      USING HINT = 'SELECT name FROM pgembed.pipelines lists the pipelines';
-  END IF;
+  p := pgembed._search_pipeline(pipeline);
   IF k IS NULL OR k < 1 OR k > 1000 THEN
     RAISE EXCEPTION 'pgembed: k must be between 1 and 1000 (got %)', k;
   END IF;
@@ -269,11 +265,7 @@ DECLARE
   ndocs bigint;
   fused_sql text;
 BEGIN
-  SELECT * INTO p FROM pgembed.pipelines x WHERE x.name = pipeline;
-  IF NOT FOUND THEN
-    RAISE EXCEPTION 'pgembed: pipeline "%" does not exist', pipeline
-      USING HINT = 'SELECT name FROM pgembed.pipelines lists the pipelines';
-  END IF;
+  p := pgembed._search_pipeline(pipeline);
   IF k IS NULL OR k < 1 OR k > 1000 THEN
     RAISE EXCEPTION 'pgembed: k must be between 1 and 1000 (got %)', k;
   END IF;
