@@ -271,6 +271,9 @@ describe.each(BACKENDS)('search on %s', (kind) => {
       }
     }
     expect((await searchByVector(db, pipeline, v, { k: 2 }))[0]).not.toHaveProperty('parent');
+    await expect(db.query(`SELECT * FROM pgembed.chunk_parents('nope', ARRAY[1::bigint])`)).rejects.toThrow(
+      'pgembed: pipeline "nope" does not exist',
+    );
     await expect(searchByVector(db, pipeline, v, { parents: 'yes' as unknown as boolean })).rejects.toThrow(
       'parents must be true or false (got yes)',
     );
