@@ -86,8 +86,26 @@ describe.skipIf(!hasPostgres())('worker processes on postgres', () => {
   }
 
   it('two workers share one pipeline and embed every chunk exactly once', async () => {
-    const a = start();
-    const b = start();
+    // The first worker to start could drain all 30 batches before the second is up (on a loaded
+    // machine a start takes seconds), so the documents stay locked until both have claimed a batch:
+    // each then waits on the lock holding its claim.
+    let a!: ReturnType<typeof start>;
+    let b!: ReturnType<typeof start>;
+    await backend.db.transaction(async (tx) => {
+      await tx.query('LOCK TABLE notes IN ACCESS EXCLUSIVE MODE');
+      a = start();
+      b = start();
+      await waitFor(
+        async () => {
+          const { rows } = await backend.db.query<{ n: number }>(
+            `SELECT count(DISTINCT worker_id)::int AS n FROM pgembed.queue WHERE status = 'processing'`,
+          );
+          return rows[0]!.n === 2;
+        },
+        90_000,
+        'both workers to claim a batch',
+      );
+    });
     await waitFor(queueEmpty, 60_000, 'the queue to drain');
     const rows = await expectComplete();
     const texts = new Set(rows.map((row) => row.content));
@@ -102,7 +120,7 @@ describe.skipIf(!hasPostgres())('worker processes on postgres', () => {
     expect(await exited(b)).toBe(0);
     const { rows: workers } = await backend.db.query(`SELECT id FROM pgembed.workers`);
     expect(workers).toEqual([]);
-  });
+  }, 240_000);
 
   it('a worker killed with SIGKILL mid-batch loses nothing: its jobs return after the lease', async () => {
     emulator.delayMs = 400;
