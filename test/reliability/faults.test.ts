@@ -56,6 +56,25 @@ describe('fault injection on a private PostgreSQL cluster', () => {
     return { target, db };
   }
 
+  /** The id a worker process logs when it starts (`worker:started`). */
+  async function startedWorkerId(worker: ReturnType<typeof spawnWorker>): Promise<string> {
+    let id: string | undefined;
+    await waitFor(
+      () => {
+        const line = worker.output
+          .join('')
+          .split('\n')
+          .slice(0, -1) // the last piece may be a line still being written
+          .find((l) => l.includes('"event":"worker:started"'));
+        id = line === undefined ? undefined : (JSON.parse(line) as { workerId: string }).workerId;
+        return id !== undefined;
+      },
+      60_000,
+      'the worker to start',
+    );
+    return id!;
+  }
+
   async function drained(db: Database): Promise<boolean> {
     const { rows } = await db.query<{ n: number }>(
       `SELECT (SELECT count(*) FROM pgembed.queue)::int + (SELECT count(*) FROM pgembed.queue_log)::int AS n`,
@@ -133,6 +152,7 @@ describe('fault injection on a private PostgreSQL cluster', () => {
     const survivor = spawnWorker(['--database-url', target.url, '--lease-ms', LEASE_MS, '--batch-size', '8']);
     try {
       let next = 1;
+      let midBatch = 0;
       for (let k = 0; k < KILLS; k++) {
         const victim = spawnWorker([
           '--database-url',
@@ -149,14 +169,28 @@ describe('fault injection on a private PostgreSQL cluster', () => {
         ]);
         await db.query(`UPDATE docs SET body = body || ' edited' WHERE id % 7 = $1::int`, [k % 7]);
         next += 100;
-        // Kill somewhere between start-up, claim, chunking, embedding and write-back.
-        await new Promise((resolve) => setTimeout(resolve, randomInt(300, 1500)));
+        // Under load a start-up takes seconds: a kill on a timer would mostly land before the first
+        // claim. Kill once the victim holds jobs, somewhere in chunking, embedding or write-back.
+        const victimId = await startedWorkerId(victim);
+        const holds = async () =>
+          (
+            await db.query(
+              `SELECT 1 FROM pgembed.queue WHERE status = 'processing' AND worker_id = $1::text LIMIT 1`,
+              [victimId],
+            )
+          ).rowCount === 1;
+        await waitFor(holds, 30_000, 'the victim to claim jobs').catch(() => {});
+        await new Promise((resolve) => setTimeout(resolve, randomInt(0, 40)));
         victim.kill('SIGKILL');
         await exited(victim);
+        // Its jobs still carry its lease after the kill: it died mid-batch.
+        if (await holds()) midBatch++;
       }
       await waitFor(() => drained(db), 180_000, 'the queue to drain after the kills');
       const report = await checkInvariants(db, 'docs');
-      summary('sigkill', `faults=${KILLS} SIGKILLs`, report);
+      summary('sigkill', `faults=${KILLS} SIGKILLs (${midBatch} mid-batch)`, report);
+      // The scenario is what its title says only when kills really land inside batches.
+      expect(midBatch).toBeGreaterThanOrEqual(KILLS / 2);
       expect(report, JSON.stringify(report).slice(0, 2000)).toMatchObject({
         lost: 0,
         duplicated: 0,
@@ -219,5 +253,5 @@ describe('fault injection on a private PostgreSQL cluster', () => {
       await db.close();
       await target.drop();
     }
-  });
+  }, 240_000);
 });
