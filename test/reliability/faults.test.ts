@@ -56,25 +56,6 @@ describe('fault injection on a private PostgreSQL cluster', () => {
     return { target, db };
   }
 
-  /** The id a worker process logs when it starts (`worker:started`). */
-  async function startedWorkerId(worker: ReturnType<typeof spawnWorker>): Promise<string> {
-    let id: string | undefined;
-    await waitFor(
-      () => {
-        const line = worker.output
-          .join('')
-          .split('\n')
-          .slice(0, -1) // the last piece may be a line still being written
-          .find((l) => l.includes('"event":"worker:started"'));
-        id = line === undefined ? undefined : (JSON.parse(line) as { workerId: string }).workerId;
-        return id !== undefined;
-      },
-      60_000,
-      'the worker to start',
-    );
-    return id!;
-  }
-
   async function drained(db: Database): Promise<boolean> {
     const { rows } = await db.query<{ n: number }>(
       `SELECT (SELECT count(*) FROM pgembed.queue)::int + (SELECT count(*) FROM pgembed.queue_log)::int AS n`,
@@ -162,6 +143,14 @@ describe('fault injection on a private PostgreSQL cluster', () => {
           '--batch-size',
           '8',
         ]);
+        // The round's writes wait for the victim to be up, or the survivor would take them all.
+        await waitFor(
+          async () =>
+            (await db.query(`SELECT 1 FROM pgembed.workers WHERE pid = $1::int`, [victim.pid])).rowCount ===
+            1,
+          60_000,
+          'the victim to start',
+        );
         await db.query(`INSERT INTO docs SELECT i, $3::text || i FROM generate_series($1::int, $2::int) i`, [
           next,
           next + 99,
@@ -170,16 +159,17 @@ describe('fault injection on a private PostgreSQL cluster', () => {
         await db.query(`UPDATE docs SET body = body || ' edited' WHERE id % 7 = $1::int`, [k % 7]);
         next += 100;
         // Under load a start-up takes seconds: a kill on a timer would mostly land before the first
-        // claim. Kill once the victim holds jobs, somewhere in chunking, embedding or write-back.
-        const victimId = await startedWorkerId(victim);
+        // claim. Kill once the victim holds jobs, somewhere in chunking, embedding or write-back (or
+        // after 20 s without a claim, which the mid-batch count below reports).
         const holds = async () =>
           (
             await db.query(
-              `SELECT 1 FROM pgembed.queue WHERE status = 'processing' AND worker_id = $1::text LIMIT 1`,
-              [victimId],
+              `SELECT 1 FROM pgembed.queue q JOIN pgembed.workers w ON w.id = q.worker_id
+               WHERE q.status = 'processing' AND w.pid = $1::int LIMIT 1`,
+              [victim.pid],
             )
           ).rowCount === 1;
-        await waitFor(holds, 30_000, 'the victim to claim jobs').catch(() => {});
+        await waitFor(holds, 20_000, 'the victim to claim jobs').catch(() => {});
         await new Promise((resolve) => setTimeout(resolve, randomInt(0, 40)));
         victim.kill('SIGKILL');
         await exited(victim);
