@@ -10,24 +10,10 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProvider } from '../../src/providers/index.js';
 import type { EmbeddingProvider } from '../../src/providers/types.js';
-import { exposedBy, keyFragments } from './support/leaks.js';
+import { BASE62, exposedBy, keyFragments, randomText, URLSAFE } from './support/leaks.js';
 import { caught, type Recorded, sendJson, startTestServer, type TestServer } from './support/server.js';
 
 const INPUT = 'confidential row: patient 4711 has condition X';
-
-/** Deterministic pseudo-random text over `alphabet` (keys must not vary between runs). */
-function randomText(seed: number, length: number, alphabet: string): string {
-  let state = seed;
-  let out = '';
-  for (let i = 0; i < length; i++) {
-    state = (state * 1103515245 + 12345) % 2 ** 31;
-    // The high bits: an LCG's low bits repeat with a short period.
-    out += alphabet[Math.floor((state / 2 ** 31) * alphabet.length)];
-  }
-  return out;
-}
-const BASE62 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-const URLSAFE = `${BASE62}-_`;
 
 interface ProviderCase {
   name: string;

@@ -43,3 +43,17 @@ export function exposedBy(error: unknown, depth = 0): string {
   parts.push(exposedBy((error as { cause?: unknown }).cause, depth + 1));
   return parts.join('\n');
 }
+
+/** Deterministic pseudo-random text over `alphabet`: keys that do not change between runs. */
+export function randomText(seed: number, length: number, alphabet: string): string {
+  let state = seed;
+  let out = '';
+  for (let i = 0; i < length; i++) {
+    state = (state * 1103515245 + 12345) % 2 ** 31;
+    // The high bits: an LCG's low bits repeat with a short period.
+    out += alphabet[Math.floor((state / 2 ** 31) * alphabet.length)];
+  }
+  return out;
+}
+export const BASE62 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+export const URLSAFE = `${BASE62}-_`;
