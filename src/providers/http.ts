@@ -16,7 +16,8 @@
  *
  * Messages never contain the key, any 6-character run of it, or the inputs: every text that came
  * from the provider passes through one scrub ({@link secretScrubber}) before it is cut or quoted,
- * and every error leaving a provider is scrubbed once more, whole.
+ * and every error leaving a provider is scrubbed once more, whole. Messages say what happened, not
+ * what happens next: whether to retry is the worker's decision, and the worker says it.
  */
 import { type ErrorKind, PgembedError, type PgembedErrorCode } from '../errors.js';
 import { LimiterRegistry, parseDuration, type RateLimiter, type RateLimits } from './limiter.js';
@@ -114,14 +115,14 @@ export async function postJson(args: PostJsonArgs): Promise<string> {
       if (timeout.aborted) {
         throw new PgembedError(
           'PROVIDER_TIMEOUT',
-          `${ctx.where} did not answer within ${args.timeoutMs} ms; will retry (raise timeoutMs if batches are large)`,
+          `${ctx.where} did not answer within ${args.timeoutMs} ms (raise timeoutMs if batches are large)`,
           { kind: 'retriable' },
         );
       }
       const reason = networkErrorCode(error);
       throw new PgembedError(
         'PROVIDER_UNAVAILABLE',
-        `Could not reach ${ctx.where}${reason ? ` (${clip(scrub(reason))})` : ''}; will retry`,
+        `Could not reach ${ctx.where}${reason ? ` (${clip(scrub(reason))})` : ''}`,
         { kind: 'retriable', cause: safeCause(error, scrub) },
       );
     }
@@ -199,15 +200,11 @@ export function httpError(
         `${ctx.where} says the account is out of quota (${said}); check billing`,
       );
     }
-    return make(
-      'PROVIDER_RATE_LIMITED',
-      'retriable',
-      `${ctx.where} rate-limited ${ctx.model} (${said}); will retry`,
-    );
+    return make('PROVIDER_RATE_LIMITED', 'retriable', `${ctx.where} rate-limited ${ctx.model} (${said})`);
   }
   if (status === 404) return make('PROVIDER_CONFIG', 'configuration', `${ctx.notFound} (${said})`);
   if (status === 408) {
-    return make('PROVIDER_TIMEOUT', 'retriable', `${ctx.where} timed out the request (${said}); will retry`);
+    return make('PROVIDER_TIMEOUT', 'retriable', `${ctx.where} timed out the request (${said})`);
   }
   if (status === 400 || status === 413 || status === 422) {
     return make(
@@ -216,8 +213,7 @@ export function httpError(
       `${ctx.where} rejected the batch for ${ctx.model} (${said})`,
     );
   }
-  if (status >= 500)
-    return make('PROVIDER_UNAVAILABLE', 'retriable', `${ctx.where} failed (${said}); will retry`);
+  if (status >= 500) return make('PROVIDER_UNAVAILABLE', 'retriable', `${ctx.where} failed (${said})`);
   if (status >= 400) {
     return make(
       'PROVIDER_CONFIG',
@@ -229,7 +225,7 @@ export function httpError(
 }
 
 export function badResponse(message: string): PgembedError {
-  return new PgembedError('PROVIDER_BAD_RESPONSE', `${message}; will retry`, { kind: 'retriable' });
+  return new PgembedError('PROVIDER_BAD_RESPONSE', message, { kind: 'retriable' });
 }
 
 export function parseJson(text: string, where: string): unknown {
