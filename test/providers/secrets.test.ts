@@ -8,7 +8,7 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createProvider } from '../../src/providers/index.js';
+import { createProvider, type ProviderDeps } from '../../src/providers/index.js';
 import type { EmbeddingProvider } from '../../src/providers/types.js';
 import { BASE62, exposedBy, keyFragments, randomText, URLSAFE } from './support/leaks.js';
 import { caught, type Recorded, sendJson, startTestServer, type TestServer } from './support/server.js';
@@ -19,7 +19,7 @@ interface ProviderCase {
   name: string;
   /** Keys shaped like this provider's real ones, then opaque ones. */
   keys: string[];
-  make(url: string, key: string): EmbeddingProvider;
+  make(url: string, key: string, deps?: ProviderDeps): EmbeddingProvider;
   /** The provider's error body carrying `message`. */
   errorBody(status: number, message: string): unknown;
 }
@@ -32,10 +32,10 @@ const CASES: ProviderCase[] = [
       `sk-${randomText(2, 48, BASE62)}`,
       `sk-svcacct-${randomText(3, 74, URLSAFE)}`,
     ],
-    make: (url, key) =>
+    make: (url, key, deps = {}) =>
       createProvider(
         { provider: 'openai', model: 'text-embedding-3-small', dimensions: 8, baseUrl: `${url}/v1` },
-        { env: { OPENAI_API_KEY: key } },
+        { env: { OPENAI_API_KEY: key }, ...deps },
       ),
     errorBody: (status, message) => ({
       error: {
@@ -50,7 +50,7 @@ const CASES: ProviderCase[] = [
     // vLLM (`--api-key`, any token; `{object: "error", message}` bodies) and LiteLLM (`sk-…` keys).
     name: 'openai-compatible',
     keys: ['token-abc123', 'sk-1234', `sk-${randomText(4, 22, URLSAFE)}`, 'Zx!9#q$Lm%2&Vb*7(Np)=+/~'],
-    make: (url, key) =>
+    make: (url, key, deps = {}) =>
       createProvider(
         {
           provider: 'openai',
@@ -59,7 +59,7 @@ const CASES: ProviderCase[] = [
           baseUrl: `${url}/v1`,
           apiKeyEnv: 'VLLM_KEY',
         },
-        { env: { VLLM_KEY: key } },
+        { env: { VLLM_KEY: key }, ...deps },
       ),
     errorBody: (status, message) => ({
       object: 'error',
@@ -72,30 +72,30 @@ const CASES: ProviderCase[] = [
   {
     name: 'azure-openai',
     keys: [randomText(5, 32, '0123456789abcdef'), randomText(6, 84, BASE62)],
-    make: (url, key) =>
+    make: (url, key, deps = {}) =>
       createProvider(
         { provider: 'azure-openai', model: 'text-embedding-3-small', dimensions: 8, baseUrl: url },
-        { env: { AZURE_OPENAI_API_KEY: key } },
+        { env: { AZURE_OPENAI_API_KEY: key }, ...deps },
       ),
     errorBody: (status, message) => ({ error: { code: String(status), message } }),
   },
   {
     name: 'voyage',
     keys: [`pa-${randomText(7, 43, URLSAFE)}`],
-    make: (url, key) =>
+    make: (url, key, deps = {}) =>
       createProvider(
         { provider: 'voyage', model: 'voyage-3.5', dimensions: 256, baseUrl: `${url}/v1` },
-        { env: { VOYAGE_API_KEY: key } },
+        { env: { VOYAGE_API_KEY: key }, ...deps },
       ),
     errorBody: (_status, message) => ({ detail: message }),
   },
   {
     name: 'cohere',
     keys: [randomText(8, 40, BASE62)],
-    make: (url, key) =>
+    make: (url, key, deps = {}) =>
       createProvider(
         { provider: 'cohere', model: 'embed-v4.0', dimensions: 256, baseUrl: url },
-        { env: { CO_API_KEY: key } },
+        { env: { CO_API_KEY: key }, ...deps },
       ),
     errorBody: (_status, message) => ({ id: 'c1d1e9a2-7f0b-4c55-9a57-8f3e2c1b0a99', message }),
   },
@@ -105,10 +105,10 @@ const CASES: ProviderCase[] = [
     keys: [
       `eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.${randomText(9, 60, URLSAFE)}.${randomText(10, 43, URLSAFE)}`,
     ],
-    make: (url, key) =>
+    make: (url, key, deps = {}) =>
       createProvider(
         { provider: 'ollama', model: 'nomic-embed-text', baseUrl: url, apiKeyEnv: 'OLLAMA_PROXY_TOKEN' },
-        { env: { OLLAMA_PROXY_TOKEN: key } },
+        { env: { OLLAMA_PROXY_TOKEN: key }, ...deps },
       ),
     errorBody: (_status, message) => ({ error: message }),
   },
@@ -217,6 +217,31 @@ describe.each(CASES)('$name: no fragment of the key in an error', (spec) => {
         });
         expectNoLeak(await caught(spec.make(server.url, key).embed([INPUT], { inputType: 'document' })), key);
       }
+    }
+  });
+
+  it.each(keys)('key %s in a network failure and its cause', async (_shape, key) => {
+    // undici's `TypeError: fetch failed` carries the socket error as its cause, and some of its
+    // errors keep the request's headers as a field.
+    const failures: unknown[] = [
+      new TypeError('fetch failed', {
+        cause: Object.assign(new Error(`other side closed while sending Bearer ${key}`), {
+          code: 'UND_ERR_SOCKET',
+          headers: { authorization: `Bearer ${key}` },
+        }),
+      }),
+      new Error(`socket hang up after ${key.slice(3)}`),
+      new TypeError(`invalid header value ${key.slice(0, -2)}`, { cause: key }),
+    ];
+    for (const failure of failures) {
+      const fetchFails = (async () => {
+        throw failure;
+      }) as typeof fetch;
+      const error = await caught(
+        spec.make(server.url, key, { fetch: fetchFails }).embed([INPUT], { inputType: 'document' }),
+      );
+      expect(error).toMatchObject({ code: 'PROVIDER_UNAVAILABLE', kind: 'retriable' });
+      expectNoLeak(error, key);
     }
   });
 
