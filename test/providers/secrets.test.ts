@@ -160,7 +160,7 @@ describe.each(CASES)('$name: no fragment of the key in an error', (spec) => {
   it.each(keys)(
     'key %s at the start and at the end of a long body, for every status class',
     async (_shape, key) => {
-      for (const status of [400, 401, 403, 404, 408, 422, 429, 500, 503]) {
+      for (const status of [400, 401, 402, 403, 404, 408, 413, 422, 429, 498, 500, 503]) {
         const headers: Record<string, string> = status === 429 ? { 'retry-after': '60' } : {};
         expectNoLeak(
           await errorFor(spec, key, status, (r) => `${credentialOf(r)} ${filler(2000)}`, headers),
@@ -217,6 +217,21 @@ describe.each(CASES)('$name: no fragment of the key in an error', (spec) => {
         });
         expectNoLeak(await caught(spec.make(server.url, key).embed([INPUT], { inputType: 'document' })), key);
       }
+    }
+  });
+
+  it.each(keys)('key %s in the messages a provider classifies itself', async (_shape, key) => {
+    // Ollama's context and pull errors, Voyage's and Cohere's unknown model, Cohere's 402/498.
+    const said = [
+      [400, `the input length exceeds the context length (${filler(280)} ${key})`],
+      [400, `model "${key}" not found, try pulling it first`],
+      [400, `Model ${key} is not supported. ${filler(260)}${key}`],
+      [400, `model ${filler(250)}${key} does not exist`],
+      [402, `Please add a payment method for ${key}`],
+      [498, `invalid api token ${filler(290)}${key}`],
+    ] as const;
+    for (const [status, message] of said) {
+      expectNoLeak(await errorFor(spec, key, status, () => message), key);
     }
   });
 
