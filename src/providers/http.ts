@@ -14,7 +14,10 @@
  * | bad JSON, shape, count           | PROVIDER_BAD_RESPONSE     | retriable     |
  * | vector length ≠ dimensions       | DIMENSION_MISMATCH        | permanent     |
  *
- * Messages never contain the key or the inputs.
+ * Messages never contain the key, any 6-character run of it, or the inputs: every text that came
+ * from the provider passes through one scrub ({@link secretScrubber}) before it is cut or quoted,
+ * and every error leaving a provider is scrubbed once more, whole. Messages say what happened, not
+ * what happens next: whether to retry is the worker's decision, and the worker says it.
  */
 import { type ErrorKind, PgembedError, type PgembedErrorCode } from '../errors.js';
 import { LimiterRegistry, parseDuration, type RateLimiter, type RateLimits } from './limiter.js';
@@ -112,22 +115,24 @@ export async function postJson(args: PostJsonArgs): Promise<string> {
       if (timeout.aborted) {
         throw new PgembedError(
           'PROVIDER_TIMEOUT',
-          `${ctx.where} did not answer within ${args.timeoutMs} ms; will retry (raise timeoutMs if batches are large)`,
+          `${ctx.where} did not answer within ${args.timeoutMs} ms (raise timeoutMs if batches are large)`,
           { kind: 'retriable' },
         );
       }
       const reason = networkErrorCode(error);
       throw new PgembedError(
         'PROVIDER_UNAVAILABLE',
-        `Could not reach ${ctx.where}${reason ? ` (${scrub(reason)})` : ''}; will retry`,
+        `Could not reach ${ctx.where}${reason ? ` (${clip(scrub(reason))})` : ''}`,
         { kind: 'retriable', cause: safeCause(error, scrub) },
       );
     }
     const retryAfterSeconds = response.status === 429 ? parseRetryAfter(response.headers, now()) : undefined;
     args.limiter.release(permit, { status: response.status, headers: response.headers, retryAfterSeconds });
     if (response.ok) return text;
-    const detail = serverError(text);
-    const error = httpError(response.status, response.headers, scrub(detail.message), detail, ctx, now());
+    // Scrubbed whole, then cut: a key cut in two first would no longer be found.
+    const raw = serverError(text);
+    const detail = { message: clip(scrub(raw.message)), code: scrub(raw.code) };
+    const error = httpError(response.status, response.headers, detail.message, detail, ctx, now());
     if (
       error.code === 'PROVIDER_RATE_LIMITED' &&
       attempt < MAX_INLINE_RETRIES &&
@@ -195,15 +200,11 @@ export function httpError(
         `${ctx.where} says the account is out of quota (${said}); check billing`,
       );
     }
-    return make(
-      'PROVIDER_RATE_LIMITED',
-      'retriable',
-      `${ctx.where} rate-limited ${ctx.model} (${said}); will retry`,
-    );
+    return make('PROVIDER_RATE_LIMITED', 'retriable', `${ctx.where} rate-limited ${ctx.model} (${said})`);
   }
   if (status === 404) return make('PROVIDER_CONFIG', 'configuration', `${ctx.notFound} (${said})`);
   if (status === 408) {
-    return make('PROVIDER_TIMEOUT', 'retriable', `${ctx.where} timed out the request (${said}); will retry`);
+    return make('PROVIDER_TIMEOUT', 'retriable', `${ctx.where} timed out the request (${said})`);
   }
   if (status === 400 || status === 413 || status === 422) {
     return make(
@@ -212,8 +213,7 @@ export function httpError(
       `${ctx.where} rejected the batch for ${ctx.model} (${said})`,
     );
   }
-  if (status >= 500)
-    return make('PROVIDER_UNAVAILABLE', 'retriable', `${ctx.where} failed (${said}); will retry`);
+  if (status >= 500) return make('PROVIDER_UNAVAILABLE', 'retriable', `${ctx.where} failed (${said})`);
   if (status >= 400) {
     return make(
       'PROVIDER_CONFIG',
@@ -225,7 +225,7 @@ export function httpError(
 }
 
 export function badResponse(message: string): PgembedError {
-  return new PgembedError('PROVIDER_BAD_RESPONSE', `${message}; will retry`, { kind: 'retriable' });
+  return new PgembedError('PROVIDER_BAD_RESPONSE', message, { kind: 'retriable' });
 }
 
 export function parseJson(text: string, where: string): unknown {
@@ -289,11 +289,22 @@ export function checkDimensions(
 }
 
 export interface ServerError {
-  /** The provider's error message, one line, at most 300 characters. */
+  /**
+   * The provider's error message on one line, neither scrubbed nor cut yet: pass it through the
+   * scrub, then {@link clip}.
+   */
   message: string;
   /** The provider's error code or type, e.g. 'insufficient_quota'. */
   code: string;
 }
+
+/** Characters of a provider's error message that reach our message. */
+export const MAX_DETAIL_CHARS = 300;
+/**
+ * Characters of a provider's error message looked at, at most: bounds the scrub's work on a huge
+ * body. Cut at a space, and keys hold none (readApiKey refuses them), so this cut splits no key.
+ */
+const MAX_SCANNED_CHARS = 16_384;
 
 /** The useful parts of an error body; never the raw body, which may be an HTML page or echo inputs. */
 export function serverError(body: string): ServerError {
@@ -305,38 +316,179 @@ export function serverError(body: string): ServerError {
   }
   if (!isRecord(parsed)) return { message: '', code: '' };
   const error = parsed.error;
-  // OpenAI/Azure: {error: {message, code, type}}; Ollama: {error: "…"}; Cohere: {message};
-  // Voyage: {detail}.
+  // OpenAI/Azure/LiteLLM: {error: {message, code, type}}; Ollama: {error: "…"}; Cohere and vLLM:
+  // {message}; Voyage: {detail}.
   const message = isRecord(error)
     ? error.message
     : typeof error === 'string'
       ? error
       : (parsed.message ?? parsed.detail);
   const code = isRecord(error) ? (error.code ?? error.type) : undefined;
-  const oneLine = typeof message === 'string' ? message.replace(/\s+/g, ' ').trim() : '';
-  return {
-    message: oneLine.length > 300 ? `${oneLine.slice(0, 300)}…` : oneLine,
-    code: typeof code === 'string' ? code : '',
-  };
+  let oneLine = typeof message === 'string' ? message.replace(/\s+/g, ' ').trim() : '';
+  if (oneLine.length > MAX_SCANNED_CHARS) {
+    oneLine = `${oneLine.slice(0, Math.max(0, oneLine.lastIndexOf(' ', MAX_SCANNED_CHARS)))} …`;
+  }
+  return { message: oneLine, code: typeof code === 'string' ? code : '' };
+}
+
+/** `text` cut to `max` characters (with "…"): only ever applied to text already scrubbed. */
+export function clip(text: string, max = MAX_DETAIL_CHARS): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
 }
 
 /**
- * Removes the key, anything shaped like an OpenAI key (their 401 message quotes a masked key) and any
- * input that a server echoed back.
+ * A run this long of a key, anywhere, is a leak: it is redacted wherever it appears, whole key or
+ * not (a key cut by a provider's own truncation, split over lines, quoted as "sk-abc…" hints).
+ * Shorter runs are left: 5 characters of a key identify nothing, and are as likely to be ordinary
+ * text of the message.
  */
-export function scrubSecrets(text: string, apiKey: string | undefined, inputs: readonly string[]): string {
-  let out = apiKey ? text.split(apiKey).join('[redacted key]') : text;
-  out = out.replace(/\b(?:sk|rk)-[A-Za-z0-9_*.-]{4,}/g, '[redacted key]');
-  for (const input of inputs) {
-    // Below 4 characters an input is as likely to be an ordinary word of the message as an echo.
-    if (input.trim().length >= 4 && out.includes(input)) out = out.split(input).join('[input]');
-  }
-  return out;
+export const KEY_FRAGMENT_CHARS = 6;
+const REDACTED = '[redacted key]';
+
+/**
+ * Credentials we may not know but can recognise, redacted wherever they appear: OpenAI, LiteLLM and
+ * Voyage keys (`sk-`, `rk-`, `pa-`, also masked as `sk-abc*****wxyz`), bearer tokens, JWTs, masked
+ * hints (`abcd...wxyz`), and long opaque tokens (Azure's 32 hex characters, Cohere's 40
+ * alphanumerics). OpenAI's request ids (`req_…`) are kept: they are what its support asks for.
+ * Every pattern can only start where its token starts (a literal prefix or a look-behind), so a
+ * 16 KiB run of letters costs one pass, not one per character.
+ */
+const CREDENTIAL_PATTERNS: readonly [RegExp, string][] = [
+  [/\b(bearer)\s+[^\s"',;)\]}]{4,}/gi, `$1 ${REDACTED}`],
+  [/\b(?:sk|rk|pa)-[A-Za-z0-9_*.-]{4,}/g, REDACTED],
+  [/\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}(?:\.[A-Za-z0-9_-]*)?/g, REDACTED],
+  [/(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{2,}(?:\*{3,}|\.{3}|…)[A-Za-z0-9_-]{2,}/g, REDACTED],
+  [
+    /(?<![A-Za-z0-9]|req_)(?=[A-Za-z0-9]*\d)(?=[A-Za-z0-9]*[A-Za-z])[A-Za-z0-9]{32,}(?![A-Za-z0-9])/g,
+    REDACTED,
+  ],
+];
+
+/** `text` with ASCII letters lower-cased: same length, so indexes still match `text`. */
+function asciiLower(text: string): string {
+  return text.replace(/[A-Z]/g, (c) => c.toLowerCase());
 }
 
-function safeCause(error: unknown, scrub: (text: string) => string): unknown {
-  const described = error instanceof Error ? `${error.message} ${String(error.cause ?? '')}` : String(error);
-  return scrub(described) === described ? error : new Error(scrub(described));
+/**
+ * Returns the one scrub for text that may quote the given secrets: each is redacted whole and so is
+ * every run of {@link KEY_FRAGMENT_CHARS} or more of its characters (ASCII case ignored), in the form
+ * sent and as it reads URL-encoded or inside a JSON string; so are credentials of any provider
+ * ({@link CREDENTIAL_PATTERNS}) and the `inputs` a server echoed. Keys are printable ASCII without
+ * spaces (readApiKey), which is what makes the last pass final.
+ */
+export function secretScrubber(
+  secrets: readonly (string | undefined)[],
+): (text: string, inputs?: readonly string[]) => string {
+  const forms = new Set<string>();
+  for (const secret of secrets) {
+    if (!secret) continue;
+    forms.add(secret);
+    forms.add(encodeURIComponent(secret));
+    forms.add(JSON.stringify(secret).slice(1, -1));
+  }
+  const short = [...forms].filter((form) => form.length < KEY_FRAGMENT_CHARS);
+  const grams = new Set<string>();
+  for (const form of forms) {
+    const lower = asciiLower(form);
+    for (let i = 0; i + KEY_FRAGMENT_CHARS <= lower.length; i++) {
+      grams.add(lower.slice(i, i + KEY_FRAGMENT_CHARS));
+    }
+  }
+  return (text, inputs = []) => {
+    let out = text;
+    for (const form of short) out = out.split(form).join(REDACTED);
+    // Patterns first: a masked hint "sk-abc*****wxyz" goes whole, not as "[redacted key]*****wxyz".
+    for (const [pattern, replacement] of CREDENTIAL_PATTERNS) out = out.replace(pattern, replacement);
+    // One marker for a key that a pattern and its runs took in two bites ("vk-live-" + the rest).
+    out = redactRuns(out, grams, REDACTED).replace(/(?:\[redacted key\])+/g, REDACTED);
+    for (const input of inputs) {
+      // Below 4 characters an input is as likely to be an ordinary word of the message as an echo.
+      if (input.trim().length >= 4 && out.includes(input)) out = out.split(input).join('[input]');
+    }
+    // Replacing text joins what was around it: a run of the key may now straddle a seam. "…" is not
+    // ASCII, so no run can contain it and this second pass leaves nothing to find.
+    return redactRuns(out, grams, '…');
+  };
+}
+
+/** `text` with every stretch covered by a run in `grams` replaced by `marker` (one per stretch). */
+function redactRuns(text: string, grams: ReadonlySet<string>, marker: string): string {
+  if (grams.size === 0 || text.length < KEY_FRAGMENT_CHARS) return text;
+  const lower = asciiLower(text);
+  let out = '';
+  let copied = 0;
+  let end = -1;
+  for (let i = 0; i + KEY_FRAGMENT_CHARS <= lower.length; i++) {
+    if (!grams.has(lower.slice(i, i + KEY_FRAGMENT_CHARS))) continue;
+    if (i > end) {
+      if (end >= 0) out += marker;
+      out += text.slice(copied, i);
+    }
+    end = i + KEY_FRAGMENT_CHARS;
+    copied = end;
+  }
+  if (end < 0) return text;
+  return `${out}${marker}${text.slice(copied)}`;
+}
+
+/**
+ * Removes the key (and any run of 6 or more of its characters), anything shaped like a credential
+ * (their 401 messages quote a masked key) and any input that a server echoed back.
+ */
+export function scrubSecrets(text: string, apiKey: string | undefined, inputs: readonly string[]): string {
+  return secretScrubber([apiKey])(text, inputs);
+}
+
+/**
+ * What a network failure says, scrubbed, as a plain Error: never the original, whose fields
+ * (undici keeps the request's headers on some of its errors) and causes we do not control.
+ */
+function safeCause(error: unknown, scrub: (text: string) => string): Error {
+  const said: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; depth < 4 && current !== undefined; depth++) {
+    if (!(current instanceof Error)) {
+      said.push(String(current));
+      break;
+    }
+    const code = (current as { code?: unknown }).code;
+    said.push(typeof code === 'string' ? `${current.message} (${code})` : current.message);
+    current = current.cause;
+  }
+  return new Error(clip(scrub(said.join(': ')), 2000));
+}
+
+/**
+ * `error` with every text it exposes (message, enumerable fields, cause) scrubbed: the last gate of
+ * a provider, so that no path turning provider text into an error can miss the scrub. An error that
+ * shows nothing to scrub leaves as it came (an abort reason stays the caller's own object).
+ */
+export function scrubError(error: unknown, scrub: (text: string) => string): unknown {
+  if (!(error instanceof Error)) return error;
+  const message = scrub(error.message);
+  if (message === error.message && isClean(error, scrub) && isClean(error.cause, scrub)) return error;
+  const cause = error.cause === undefined ? undefined : safeCause(error.cause, scrub);
+  if (error instanceof PgembedError) {
+    return new PgembedError(error.code, message, {
+      kind: error.kind,
+      ...(cause === undefined ? {} : { cause }),
+      ...(error.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: error.retryAfterSeconds }),
+    });
+  }
+  return new Error(message, cause === undefined ? undefined : { cause });
+}
+
+/** Whether `value`'s message, enumerable fields and causes all survive the scrub unchanged. */
+function isClean(value: unknown, scrub: (text: string) => string, depth = 0): boolean {
+  if (value === undefined) return true;
+  if (depth > 3) return false;
+  let shown: string;
+  try {
+    shown = JSON.stringify({ ...(value as object), message: (value as Error)?.message ?? String(value) });
+  } catch {
+    return false;
+  }
+  return scrub(shown) === shown && isClean((value as { cause?: unknown })?.cause, scrub, depth + 1);
 }
 
 /** "ECONNREFUSED", "ECONNRESET", "UND_ERR_SOCKET", … from undici's `TypeError: fetch failed`. */
@@ -456,6 +608,8 @@ export function httpEmbeddingProvider(spec: HttpProviderSpec): EmbeddingProvider
     { provider: name, model, endpoint: spec.endpoint, apiKey: spec.apiKey },
     spec.limits,
   );
+  const scrubber = secretScrubber([spec.apiKey]);
+  const scrubKey = (text: string) => scrubber(text);
   let dimensions = spec.dimensions;
   return {
     name,
@@ -472,18 +626,23 @@ export function httpEmbeddingProvider(spec: HttpProviderSpec): EmbeddingProvider
       embedOptions.signal?.throwIfAborted();
       if (texts.length === 0) return [];
       if (texts.length > maxBatchSize) throw tooManyInputs(name, maxBatchSize, texts.length);
-      const text = await postJson({
-        ...spec.request(texts, embedOptions.inputType),
-        tokens: texts.reduce((sum, t) => sum + counter.count(t), 0),
-        timeoutMs: spec.timeoutMs,
-        signal: embedOptions.signal,
-        limiter,
-        scrub: (t) => scrubSecrets(t, spec.apiKey, texts),
-        deps,
-      });
-      const vectors = spec.parse(text, texts.length);
-      dimensions = checkDimensions(vectors, dimensions, model, where);
-      return vectors;
+      try {
+        const text = await postJson({
+          ...spec.request(texts, embedOptions.inputType),
+          tokens: texts.reduce((sum, t) => sum + counter.count(t), 0),
+          timeoutMs: spec.timeoutMs,
+          signal: embedOptions.signal,
+          limiter,
+          scrub: (t) => scrubber(t, texts),
+          deps,
+        });
+        const vectors = spec.parse(text, texts.length);
+        dimensions = checkDimensions(vectors, dimensions, model, where);
+        return vectors;
+      } catch (error) {
+        // The key only: our own words around a provider's text must not turn into "[input]".
+        throw scrubError(error, scrubKey);
+      }
     },
   };
 }

@@ -381,11 +381,13 @@ class WorkerImpl implements Worker {
             retryAfterSeconds,
           }),
         );
+        // The decision is said here, where it is made; the error itself only says what happened.
+        const decided = `${message} (will retry in ${formatDelay(Math.min(...delaysMs))}${rateLimited ? ', no attempt charged' : ''})`;
         await requeueJobs(this.db, {
           ids: retry.map((job) => job.id),
           lease,
           delaysMs,
-          error: message,
+          error: decided,
           errorCode: code,
           countAttempt: !rateLimited,
         });
@@ -395,7 +397,7 @@ class WorkerImpl implements Worker {
           attempts: retry.map((job) => job.attempts),
           workerId: this.id,
           code,
-          message,
+          message: decided,
         });
         this.stats.retriedJobs += retry.length;
         this.events.emit('job:retry', {
@@ -411,7 +413,7 @@ class WorkerImpl implements Worker {
           pipeline,
           fail,
           lease,
-          isPgembedError(error) ? error : new PgembedError('PROVIDER_UNAVAILABLE', message),
+          isPgembedError(error) ? error : new PgembedError('PROVIDER_UNAVAILABLE', message, { kind }),
         );
       }
     } catch (inner) {
@@ -437,7 +439,7 @@ class WorkerImpl implements Worker {
         ids: jobs.map((job) => job.id),
         lease,
         delaysMs: jobs.map(() => 0),
-        error: errorMessage(error),
+        error: `${errorMessage(error)} (pipeline paused)`,
         errorCode: error.code,
         countAttempt: false,
       });
@@ -511,14 +513,18 @@ class WorkerImpl implements Worker {
     error: PgembedError,
   ): Promise<void> {
     const message = errorMessage(error);
-    await failJobs(this.db, { ids: jobs.map((job) => job.id), lease, error: message, errorCode: error.code });
+    const exhausted = error.kind !== 'permanent' && jobs.every((job) => job.attempts >= pipeline.maxAttempts);
+    const decided = exhausted
+      ? `${message} (failed after ${attemptsOf(jobs)})`
+      : `${message} (failed on attempt ${attemptsOf(jobs, false)}, not retried: the error is permanent)`;
+    await failJobs(this.db, { ids: jobs.map((job) => job.id), lease, error: decided, errorCode: error.code });
     await recordErrors(this.db, {
       pipeline: pipeline.name,
       docKeys: jobs.map((job) => job.docKey),
       attempts: jobs.map((job) => job.attempts),
       workerId: this.id,
       code: error.code,
-      message,
+      message: decided,
     });
     this.stats.failedJobs += jobs.length;
     this.events.emit('job:failed', { pipeline: pipeline.name, jobs: jobs.length, code: error.code, message });
@@ -584,4 +590,19 @@ class WorkerImpl implements Worker {
 function errorMessage(error: unknown): string {
   if (error instanceof Error) return error.message.slice(0, 2000);
   return String(error).slice(0, 2000);
+}
+
+/** "3 attempts", "2–4 attempts" (or without the noun): what the jobs used, for their last_error. */
+function attemptsOf(jobs: ClaimedJob[], noun = true): string {
+  const counts = jobs.map((job) => job.attempts);
+  const [low, high] = [Math.min(...counts), Math.max(...counts)];
+  const range = low === high ? String(low) : `${low}–${high}`;
+  return noun ? `${range} ${high === 1 ? 'attempt' : 'attempts'}` : range;
+}
+
+/** "0.8 s", "12 s", "10 min": a retry delay as an operator reads it. */
+function formatDelay(ms: number): string {
+  if (ms < 10_000) return `${(ms / 1000).toFixed(1)} s`;
+  if (ms < 120_000) return `${Math.round(ms / 1000)} s`;
+  return `${Math.round(ms / 60_000)} min`;
 }

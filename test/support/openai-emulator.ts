@@ -133,10 +133,14 @@ export async function startOpenAIEmulator(
         },
       });
     }
+    // Error bodies quote what they were sent, as real providers and proxies sometimes do: OpenAI
+    // its masked key, others the whole header or the input. pgembed must show none of it.
+    const given = (req.headers.authorization ?? '').replace(/^Bearer /, '');
+    const masked = `${given.slice(0, 8)}${'*'.repeat(Math.max(0, given.length - 12))}${given.slice(-4)}`;
     if (req.headers.authorization !== `Bearer ${EMULATOR_KEY}`) {
       return send(401, {
         error: {
-          message: 'Incorrect API key provided.',
+          message: `Incorrect API key provided: ${masked}.`,
           type: 'invalid_request_error',
           param: null,
           code: 'invalid_api_key',
@@ -172,7 +176,7 @@ export async function startOpenAIEmulator(
     if (state.fault === 'unauthorized') {
       return send(401, {
         error: {
-          message: 'Incorrect API key provided: sk-emula*****6789.',
+          message: `Incorrect API key provided: ${masked}. You can find your API key at https://platform.openai.com/account/api-keys.`,
           type: 'invalid_request_error',
           param: null,
           code: 'invalid_api_key',
@@ -187,7 +191,7 @@ export async function startOpenAIEmulator(
     if (state.fault === 'server_error') {
       return send(500, {
         error: {
-          message: 'The server had an error while processing your request.',
+          message: `The server had an error while processing your request (authorization: ${req.headers.authorization}, input: ${JSON.stringify(request.input)}).`,
           type: 'server_error',
           param: null,
           code: null,
@@ -209,13 +213,11 @@ export async function startOpenAIEmulator(
         { 'retry-after': state.retryAfter },
       );
     }
-    if (
-      state.fault === 'bad_request' ||
-      (state.poison && request.input.some((text) => text.includes(state.poison!)))
-    ) {
+    const poisoned = state.poison && request.input.find((text) => text.includes(state.poison!));
+    if (state.fault === 'bad_request' || poisoned) {
       return send(400, {
         error: {
-          message: "This model's maximum context length is 8192 tokens.",
+          message: `This model's maximum context length is 8192 tokens. Input: ${JSON.stringify(poisoned || request.input[0])}`,
           type: 'invalid_request_error',
           param: 'input',
           code: null,

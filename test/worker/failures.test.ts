@@ -65,12 +65,21 @@ describe.each(BACKENDS)('provider failures on %s', (kind) => {
       expect(job.attempts).toBe(3);
       expect(job.last_error_code).toBe('PROVIDER_UNAVAILABLE');
       expect(job.last_error).toMatch(/server had an error/);
+      // The worker's decision, not a promise the provider's message made.
+      expect(job.last_error).not.toMatch(/will retry/);
+      expect(job.last_error).toMatch(/\(failed after 3 attempts\)$/);
+      // The emulator quotes the Authorization header and the input back.
+      expect(job.last_error).not.toContain(EMULATOR_KEY.slice(0, 12));
+      expect(job.last_error).not.toContain('document number');
     }
     expect(await chunkCount()).toBe(0);
-    const { rows: errors } = await backend.db.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM pgembed.errors`,
+    const { rows: errors } = await backend.db.query<{ attempt: number; message: string }>(
+      `SELECT attempt, message FROM pgembed.errors`,
     );
-    expect(errors[0]!.n).toBe(15);
+    expect(errors).toHaveLength(15);
+    for (const { attempt, message } of errors) {
+      expect(message).toMatch(attempt < 3 ? /\(will retry in \d+\.\d s\)$/ : /\(failed after 3 attempts\)$/);
+    }
     expect(emulator.requests).toBeGreaterThanOrEqual(3);
 
     emulator.fault = undefined;
@@ -87,6 +96,7 @@ describe.each(BACKENDS)('provider failures on %s', (kind) => {
     await waitFor(async () => (await jobs()).every((job) => job.status === 'failed'), 30_000, 'jobs to fail');
     for (const job of await jobs()) {
       expect(job).toMatchObject({ attempts: 1, last_error_code: 'PROVIDER_INPUT_REJECTED' });
+      expect(job.last_error).toMatch(/\(failed on attempt 1, not retried: the error is permanent\)$/);
     }
     await backend.db.query(`SELECT pgembed.retry_failed()`);
     emulator.fault = 'wrong_dimensions';

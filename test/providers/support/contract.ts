@@ -3,12 +3,14 @@
  * PROVIDER_AUTH (configuration), 429 with a long Retry-After → PROVIDER_RATE_LIMITED carrying it, a
  * short one waited out in-process, 500 → PROVIDER_UNAVAILABLE, a hung server → PROVIDER_TIMEOUT,
  * malformed JSON → PROVIDER_BAD_RESPONSE, the wrong dimension → DIMENSION_MISMATCH, a refused
- * connection → PROVIDER_UNAVAILABLE; messages never carry the key or the inputs.
+ * connection → PROVIDER_UNAVAILABLE; messages never carry the key (nor any 6 characters of it) or
+ * the inputs, even when the server quotes both back.
  */
 import type { ServerResponse } from 'node:http';
 import { inspect } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { EmbeddingProvider } from '../../../src/providers/types.js';
+import { exposedBy, keyFragments } from './leaks.js';
 import { caught, type Recorded, sendJson, startTestServer, type TestServer } from './server.js';
 
 export const KEY = 'test-key-9f8e7d6c5b4a39281706abcdefSECRET';
@@ -24,7 +26,7 @@ export interface ContractSpec {
   dimensions: number;
   /** A success body in the provider's format for the recorded request. */
   ok(request: Recorded, dimensions: number): unknown;
-  /** An error body in the provider's format. */
+  /** An error body in the provider's format, carrying `message` where the provider puts it. */
   error(status: number, message: string): unknown;
   /** Whether the request carries the key (false for keyless providers such as Ollama). */
   sendsKey: boolean;
@@ -47,8 +49,16 @@ export function runContract(spec: ContractSpec): { server: () => TestServer } {
     (request: Recorded, res: ServerResponse) =>
       sendJson(res, 200, spec.ok(request, dimensions));
   const fails = async (status: number, headers: Record<string, string> = {}) => {
-    server.handle((_request, res) => sendJson(res, status, spec.error(status, `failure ${status}`), headers));
+    // As careless servers and proxies do, the error quotes the credential and the input it got.
+    server.handle((request, res) =>
+      sendJson(res, status, spec.error(status, `failure ${status}: ${echo(request)}`), headers),
+    );
     return caught(spec.make(server.url).embed([SECRET_INPUT], { inputType: 'document' }));
+  };
+  const expectNothingLeaked = (error: unknown) => {
+    expect(keyFragments(exposedBy(error), KEY)).toEqual([]);
+    expect(inspect(error)).not.toContain(KEY);
+    expect(inspect(error)).not.toContain(SECRET_INPUT);
   };
 
   describe(`${spec.name}: failure contract`, () => {
@@ -65,8 +75,8 @@ export function runContract(spec: ContractSpec): { server: () => TestServer } {
     it('401 → PROVIDER_AUTH, configuration, without the key or the input', async () => {
       const error = await fails(401);
       expect(error).toMatchObject({ code: 'PROVIDER_AUTH', kind: 'configuration' });
-      expect(inspect(error)).not.toContain(KEY);
-      expect(inspect(error)).not.toContain(SECRET_INPUT);
+      expect(error.message).toContain('failure 401');
+      expectNothingLeaked(error);
     });
 
     it('429 with a long Retry-After → PROVIDER_RATE_LIMITED carrying it, after one request', async () => {
@@ -97,7 +107,9 @@ export function runContract(spec: ContractSpec): { server: () => TestServer } {
     });
 
     it('500 → PROVIDER_UNAVAILABLE, retriable', async () => {
-      expect(await fails(500)).toMatchObject({ code: 'PROVIDER_UNAVAILABLE', kind: 'retriable' });
+      const error = await fails(500);
+      expect(error).toMatchObject({ code: 'PROVIDER_UNAVAILABLE', kind: 'retriable' });
+      expectNothingLeaked(error);
     });
 
     it('a hung server → PROVIDER_TIMEOUT, retriable', async () => {
@@ -144,11 +156,19 @@ export function runContract(spec: ContractSpec): { server: () => TestServer } {
 
     it('400 → PROVIDER_INPUT_REJECTED, permanent, without the input', async () => {
       const error = await fails(400);
-      expect(error).toMatchObject({ kind: 'permanent' });
-      expect(inspect(error)).not.toContain(SECRET_INPUT);
+      expect(error).toMatchObject({ code: 'PROVIDER_INPUT_REJECTED', kind: 'permanent' });
+      expect(error.message).toContain('failure 400');
+      expectNothingLeaked(error);
     });
   });
   return { server: () => server };
+}
+
+/** What a careless server quotes back: the credential it was sent and the inputs. */
+function echo(request: Recorded): string {
+  const credential = request.headers.authorization ?? request.headers['api-key'] ?? '(no credential)';
+  const inputs = request.body.input ?? request.body.texts;
+  return `credential ${String(credential)}, input ${JSON.stringify(inputs)}`;
 }
 
 /** The request body cut down to its first input, whatever the provider calls the field. */
