@@ -1,8 +1,10 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { connect } from '../db/connect.js';
-import { migrate } from '../db/migrate.js';
+import { connect, DEFAULT_DATA_DIR } from '../db/connect.js';
+import { checkSchema, migrate } from '../db/migrate.js';
 import type { Database } from '../db/types.js';
-import { isPgembedError } from '../errors.js';
+import { isPgembedError, PgembedError } from '../errors.js';
 
 export interface GlobalOptions {
   databaseUrl?: string;
@@ -21,17 +23,41 @@ export function withDatabaseOptions(command: Command): Command {
     .option('--json', 'machine-readable output');
 }
 
-export async function openDatabase(options: GlobalOptions, { install = true } = {}): Promise<Database> {
+/**
+ * What a command does with the pgembed schema when it opens the database:
+ * - `migrate`: installs or upgrades it (`init`, `enable`: commands for the database owner);
+ * - `check`: changes nothing and refuses a schema that is missing, older or newer than this
+ *   pgembed (`worker`, `status`, `search`, `disable`, `recall`, `reindex`), so a least-privilege
+ *   role can run them and a worker never sits idle on a database nobody initialised;
+ * - `none`: leaves it to the command (`doctor` reports the version).
+ */
+export type SchemaPolicy = 'migrate' | 'check' | 'none';
+
+export async function openDatabase(options: GlobalOptions, schema: SchemaPolicy): Promise<Database> {
+  if (schema === 'check') refuseMissingEmbedded(options);
   const db = await connect({ databaseUrl: options.databaseUrl, dataDir: options.dataDir });
-  if (install) {
-    try {
-      await migrate(db);
-    } catch (error) {
-      await db.close();
-      throw error;
-    }
+  try {
+    if (schema === 'migrate') await migrate(db);
+    else if (schema === 'check') await checkSchema(db);
+  } catch (error) {
+    await db.close();
+    throw error;
   }
   return db;
+}
+
+/**
+ * Commands that need an installed schema refuse an embedded database that does not exist yet:
+ * opening it would create an empty one just to report that it is empty.
+ */
+export function refuseMissingEmbedded(options: GlobalOptions): void {
+  const dataDir = options.dataDir ?? DEFAULT_DATA_DIR;
+  if (options.databaseUrl ?? process.env.DATABASE_URL) return;
+  if (dataDir === 'memory://' || existsSync(resolve(dataDir))) return;
+  throw new PgembedError(
+    'SCHEMA_NOT_INSTALLED',
+    `no embedded database in ${dataDir}: run \`pgembed init\` first, or give --database-url`,
+  );
 }
 
 /** Prints `value` as JSON with --json, else the human text. */
@@ -46,8 +72,13 @@ const HINTS: Record<string, string> = {
   '28P01': 'authentication failed: check the user and password in --database-url',
   '42P01': 'the table does not exist; check its name (schema-qualify it if needed)',
   '0A000': 'pgvector is missing on the server: install it (scripts/setup-postgres.sh does on Debian)',
+  '42501':
+    '`pgembed init`, `enable` and `disable` need the database owner; workers need a role in pgembed_worker (SELECT pgembed.grant_worker_role())',
   PIPELINE_NOT_FOUND: 'list pipelines with `pgembed status`',
-  SCHEMA_NOT_INSTALLED: 'run `pgembed init` first',
+  SCHEMA_NOT_INSTALLED:
+    'the database owner runs `pgembed init` once; workers, search and status never install the schema',
+  SCHEMA_OUTDATED: 'the database owner runs `pgembed init` to upgrade it; workers never change the schema',
+  SCHEMA_TOO_NEW: 'a newer pgembed upgraded this database: install that version here too',
 };
 
 /** One line of reason, one line of hint, exit status 1: what every command does on error. */
@@ -73,12 +104,12 @@ export function fail(error: unknown, json = false): never {
 /** Runs a command body with the database open, closing it and reporting errors the same way everywhere. */
 export async function withDatabase<T extends GlobalOptions>(
   options: T,
+  schema: SchemaPolicy,
   body: (db: Database) => Promise<void>,
-  { install = true } = {},
 ): Promise<void> {
   let db: Database | undefined;
   try {
-    db = await openDatabase(options, { install });
+    db = await openDatabase(options, schema);
     await body(db);
   } catch (error) {
     await db?.close().catch(() => {});

@@ -113,6 +113,8 @@ export function registerEnable(program: Command): void {
       .addHelpText(
         'after',
         `
+Installs or upgrades the pgembed schema first, like \`pgembed init\`: run it as the database owner.
+
 Examples:
   $ pgembed enable articles --column body
   $ pgembed enable docs --column content --chunk-size 200 --chunk-overlap 20
@@ -122,7 +124,7 @@ Examples:
   $ pgembed enable docs --column content --provider openai --model text-embedding-3-small --api-key-env OPENAI_API_KEY`,
       ),
   ).action(async (table: string, options: EnableCliOptions) => {
-    await withDatabase(options, async (db) => {
+    await withDatabase(options, 'migrate', async (db) => {
       const result = await enableDocumentChunking(db, {
         table,
         column: options.column,

@@ -25,6 +25,9 @@ const program = new Command()
     'after',
     `
 Without --database-url or DATABASE_URL, pgembed uses an embedded PostgreSQL in ./.pgembed/.
+Only \`init\` and \`enable\` install or upgrade the pgembed schema: run them as the database owner.
+\`worker\`, \`status\`, \`search\`, \`disable\`, \`recall\` and \`reindex\` never change it, and refuse a
+schema that is missing, older or newer than this pgembed (\`doctor\` reports which).
 
 Examples:
   $ pgembed demo

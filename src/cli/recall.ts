@@ -47,7 +47,7 @@ Examples:
   $ pgembed recall articles --tune --target 0.95`,
       ),
   ).action((pipeline: string, options: RecallCliOptions) =>
-    withDatabase(options, async (db) => {
+    withDatabase(options, 'check', async (db) => {
       if (options.tune) {
         const report = await tuneEfSearch(db, pipeline, {
           sample: options.sample,

@@ -39,7 +39,7 @@ Examples:
   $ pgembed reindex articles --type hnsw --m 32 --ef-construction 128 --json`,
       ),
   ).action((pipeline: string, options: ReindexCliOptions) =>
-    withDatabase(options, async (db) => {
+    withDatabase(options, 'check', async (db) => {
       if (options.type !== undefined && options.type !== 'hnsw' && options.type !== 'ivfflat') {
         throw new Error(`--type must be hnsw or ivfflat (got "${options.type}")`);
       }

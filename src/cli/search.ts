@@ -1,7 +1,14 @@
 import type { Command } from 'commander';
 import { createPgembed } from '../index.js';
 import type { SearchFilter, SearchResult } from '../search/search.js';
-import { fail, type GlobalOptions, output, parseInteger, withDatabaseOptions } from './common.js';
+import {
+  fail,
+  type GlobalOptions,
+  output,
+  parseInteger,
+  refuseMissingEmbedded,
+  withDatabaseOptions,
+} from './common.js';
 
 interface SearchCliOptions extends GlobalOptions {
   table?: string;
@@ -85,10 +92,16 @@ Examples:
       if (!['auto', 'all', 'any'].includes(options.textMatch ?? 'auto')) {
         throw new Error(`--text-match must be auto, all or any (got "${options.textMatch}")`);
       }
+      refuseMissingEmbedded(options);
       const filter: SearchFilter = {};
       if (options.filter) filter.metadata = options.filter;
       if (Object.keys(options.where).length) filter.source = options.where;
-      const pg = await createPgembed({ databaseUrl: options.databaseUrl, dataDir: options.dataDir });
+      // migrate: false: a search never changes the schema, and runs as roles that may not.
+      const pg = await createPgembed({
+        databaseUrl: options.databaseUrl,
+        dataDir: options.dataDir,
+        migrate: false,
+      });
       try {
         const results = await pg.search(query, {
           table: options.table,

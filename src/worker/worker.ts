@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { checkSchema } from '../db/migrate.js';
 import type { Database, Listener } from '../db/types.js';
 import { isPgembedError, PgembedError } from '../errors.js';
 import { listPipelines, type Pipeline } from '../pipelines/pipeline.js';
@@ -75,7 +76,11 @@ export interface WorkerStats {
  */
 export async function startWorker(options: WorkerOptions): Promise<Worker> {
   const { db, random = Math.random, providerFor, ...rest } = options;
-  const worker = new WorkerImpl(db, resolveWorkerConfig(rest), random, providerFor);
+  const config = resolveWorkerConfig(rest);
+  // A worker never installs or upgrades the schema (its role may not, and a worker of another
+  // version must not): it runs only against the exact schema this code ships.
+  await checkSchema(db);
+  const worker = new WorkerImpl(db, config, random, providerFor);
   await worker.start();
   return worker;
 }

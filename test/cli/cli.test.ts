@@ -2,6 +2,7 @@
  * The `pgembed` command as a user runs it: a separate process, on the embedded database in a temp
  * directory, and against the native server.
  */
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,6 +36,53 @@ describe('pgembed CLI on the embedded database', () => {
       const help = await pgembed([command, '--help']);
       expect(help.code).toBe(0);
       expect(help.stdout).toMatch(/Examples:\n\s+\$ pgembed/);
+    }
+  });
+
+  it('only init and enable install the schema: the other commands refuse a database without it and create nothing', async () => {
+    const fresh = join(dir, 'never-created');
+    for (const command of [
+      ['worker', '--exit-when-drained'],
+      ['status'],
+      ['search', 'vacuum', '--table', 'articles'],
+      ['disable', 'articles'],
+      ['recall', 'articles'],
+      ['reindex', 'articles'],
+    ]) {
+      const run = await pgembed([...command, '--data-dir', fresh]);
+      expect(run.code, command[0]).toBe(1);
+      expect(run.stderr).toMatch(
+        /^error: no embedded database in .+: run `pgembed init` first, or give --database-url\nhint: [^\n]+\n$/,
+      );
+    }
+    expect(existsSync(fresh)).toBe(false);
+
+    // An embedded database that exists, without pgembed in it.
+    const bare = join(dir, 'bare');
+    const db = await createPgliteDatabase({ dataDir: bare });
+    await db.exec(`CREATE TABLE articles (id int PRIMARY KEY, body text)`);
+    await db.close();
+    const worker = await pgembed(['worker', '--exit-when-drained', '--data-dir', bare, '--json']);
+    expect(worker.code).toBe(1);
+    expect(JSON.parse(worker.stdout)).toEqual({
+      error: {
+        message:
+          'pgembed is not installed in this database: run `pgembed init` (or migrate()) as the database owner',
+        code: 'SCHEMA_NOT_INSTALLED',
+        hint: 'the database owner runs `pgembed init` once; workers, search and status never install the schema',
+      },
+    });
+    const status = await pgembed(['status', '--data-dir', bare]);
+    expect(status.code).toBe(1);
+    expect(status.stderr).toMatch(/^error: pgembed is not installed in this database/);
+    const after = await createPgliteDatabase({ dataDir: bare });
+    try {
+      const { rows } = await after.query<{ schema: string | null }>(
+        `SELECT to_regnamespace('pgembed')::text AS schema`,
+      );
+      expect(rows[0]!.schema).toBeNull();
+    } finally {
+      await after.close();
     }
   });
 
