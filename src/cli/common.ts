@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { connect, DEFAULT_DATA_DIR } from '../db/connect.js';
 import { checkSchema, migrate } from '../db/migrate.js';
 import type { Database } from '../db/types.js';
@@ -118,12 +118,59 @@ export async function withDatabase<T extends GlobalOptions>(
   await db.close();
 }
 
-export function parseInteger(name: string, min: number, max: number) {
-  return (value: string): number => {
+/** Exit status of a usage error (an invalid option or argument), as getopt-style tools use. */
+export const USAGE_EXIT_CODE = 2;
+
+/** A parser's accepted range, kept on the parser so tests can enumerate every numeric option. */
+export interface NumberRange {
+  min: number;
+  max: number;
+  /** `min` and `max` themselves are excluded (a percentile strictly between 0 and 100). */
+  exclusive?: 'min' | 'both';
+  integer: boolean;
+}
+
+export type NumberParser = ((value: string) => number) & { readonly range: NumberRange };
+
+/**
+ * Option parser for integers in [min, max]. Only plain decimal digits count: `Number()` alone
+ * would take '', '1e3' and '0x10'. Throws commander's InvalidArgumentError, which commander
+ * reports as a usage error (one line, exit status 2) instead of an uncaught exception.
+ */
+export function parseInteger(name: string, min: number, max: number): NumberParser {
+  const parse = (value: string): number => {
     const n = Number(value);
-    if (!Number.isInteger(n) || n < min || n > max) {
-      throw new Error(`${name} must be an integer between ${min} and ${max} (got "${value}")`);
+    if (!/^-?\d+$/.test(value.trim()) || n < min || n > max) {
+      throw new InvalidArgumentError(`${name} must be an integer between ${min} and ${max}.`);
     }
     return n;
   };
+  return Object.assign(parse, { range: { min, max, integer: true } });
+}
+
+/** Option parser for decimal numbers in a range (`exclusive` drops the bounds named). */
+export function parseNumber(
+  name: string,
+  min: number,
+  max: number,
+  exclusive?: NumberRange['exclusive'],
+): NumberParser {
+  const low = exclusive ? 'greater than' : 'at least';
+  const high = exclusive === 'both' ? 'less than' : 'at most';
+  const parse = (value: string): number => {
+    const n = Number(value);
+    const ok =
+      /^-?(\d+\.?\d*|\.\d+)$/.test(value.trim()) &&
+      (exclusive ? n > min : n >= min) &&
+      (exclusive === 'both' ? n < max : n <= max);
+    if (!ok) throw new InvalidArgumentError(`${name} must be a number ${low} ${min} and ${high} ${max}.`);
+    return n;
+  };
+  return Object.assign(parse, { range: { min, max, integer: false, ...(exclusive ? { exclusive } : {}) } });
+}
+
+/** Reports a usage error found after parsing (e.g. a missing choice between two options): exit status 2. */
+export function usageError(command: Command, message: string): never {
+  // Prints the line and the command's hint, then throws under exitOverride (see program.ts).
+  return command.error(`error: ${message}`, { exitCode: USAGE_EXIT_CODE, code: 'pgembed.usage' });
 }
