@@ -14,6 +14,7 @@ import { type ClaimedJob, claimJobs } from '../sql/queries/claimJobs.js';
 import { extendLeases } from '../sql/queries/extendLeases.js';
 import { failJobs } from '../sql/queries/failJobs.js';
 import { pausePipeline } from '../sql/queries/pausePipeline.js';
+import { pipelineExists } from '../sql/queries/pipelineExists.js';
 import { answerProviderTest, latestProviderTestRequest } from '../sql/queries/providerTests.js';
 import { pruneErrors } from '../sql/queries/pruneErrors.js';
 import { recordErrors } from '../sql/queries/recordErrors.js';
@@ -311,6 +312,8 @@ class WorkerImpl implements Worker {
         events: this.events,
         signal: this.abort.signal,
       });
+      // None of our jobs left to complete: they may have gone with their pipeline.
+      if (outcome.completed.length === 0 && (await this.droppedMidBatch(pipeline, jobs))) return;
       for (const { job, error } of outcome.unchunkable) await this.fail(pipeline, [job], lease, error);
       this.stats.batches++;
       this.stats.documents += outcome.written;
@@ -328,6 +331,8 @@ class WorkerImpl implements Worker {
         durationMs: performance.now() - began,
       });
     } catch (error) {
+      // A chunk table dropped with its pipeline fails the batch with "relation … does not exist".
+      if (await this.droppedMidBatch(pipeline, jobs)) return;
       if (jobs.length > 1 && isPgembedError(error) && ISOLATED_ERRORS.has(error.code)) {
         // The provider refused one request for one bad input: redo the documents one at a time
         // (same lease) so only the offending document fails.
@@ -338,6 +343,23 @@ class WorkerImpl implements Worker {
     } finally {
       if (!isolating) this.activeLeases.delete(lease);
     }
+  }
+
+  /**
+   * Whether the pipeline was dropped while this batch was in flight. drop_pipeline() deletes the
+   * pipeline's jobs (and with drop_chunks its chunk table), so there is nothing to complete, retry
+   * or record: say what happened instead of reporting the SQL error it caused, and stop serving the
+   * pipeline. When the check itself fails (database unreachable), the usual failure path runs.
+   */
+  private async droppedMidBatch(pipeline: Pipeline, jobs: ClaimedJob[]): Promise<boolean> {
+    if (await pipelineExists(this.db, pipeline.name).catch(() => true)) return false;
+    this.pipelines = this.pipelines.filter((p) => p.name !== pipeline.name);
+    this.events.emit('pipeline:dropped', {
+      pipeline: pipeline.name,
+      jobs: jobs.length,
+      message: `pipeline ${pipeline.name} was dropped while its batch was in flight; its ${jobs.length} job${jobs.length === 1 ? ' was' : 's were'} discarded`,
+    });
+    return true;
   }
 
   private async handleFailure(
