@@ -16,7 +16,7 @@
  * ```
  */
 import { type ConnectOptions, connect } from './db/connect.js';
-import { migrate } from './db/migrate.js';
+import { checkSchema, migrate } from './db/migrate.js';
 import type { Database } from './db/types.js';
 import { type EnableOptions, type EnableResult, enableDocumentChunking } from './pipelines/enable.js';
 import type { Pipeline } from './pipelines/pipeline.js';
@@ -34,13 +34,30 @@ export interface Pgembed {
   close(): Promise<void>;
 }
 
+export interface CreatePgembedOptions extends ConnectOptions {
+  /**
+   * Install or upgrade the `pgembed` schema (default true): for the database owner. With `false`
+   * the schema is only checked, never changed: for roles such as `pgembed_worker` that may not
+   * change it, which get SCHEMA_NOT_INSTALLED, SCHEMA_OUTDATED or SCHEMA_TOO_NEW unless the owner
+   * ran `pgembed init` with this version.
+   */
+  migrate?: boolean;
+}
+
 /**
  * Connects (server URL, or the embedded database when none is given), installs or upgrades the
- * `pgembed` schema, and returns the library's entry points bound to that database.
+ * `pgembed` schema (or, with `migrate: false`, checks it), and returns the library's entry points
+ * bound to that database.
  */
-export async function createPgembed(options: ConnectOptions & { migrate?: boolean } = {}): Promise<Pgembed> {
+export async function createPgembed(options: CreatePgembedOptions = {}): Promise<Pgembed> {
   const db = await connect(options);
-  if (options.migrate !== false) await migrate(db);
+  try {
+    if (options.migrate === false) await checkSchema(db);
+    else await migrate(db);
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
   const providers = new Map<string, EmbeddingProvider>();
   const providerFor = (pipeline: Pipeline) => {
     const key = JSON.stringify(providerConfigOf(pipeline));
@@ -66,7 +83,7 @@ export async function createPgembed(options: ConnectOptions & { migrate?: boolea
 export { chunk } from './chunking/index.js';
 export type { Chunk, ChunkOptions, Tokenizer } from './chunking/types.js';
 export { type ConnectOptions, connect } from './db/connect.js';
-export { installedVersion, migrate } from './db/migrate.js';
+export { checkSchema, installedVersion, migrate } from './db/migrate.js';
 export type { Database, Listener, Queryable, Transaction } from './db/types.js';
 export { type ErrorKind, isPgembedError, PgembedError, type PgembedErrorCode } from './errors.js';
 export { type EnableOptions, type EnableResult, enableDocumentChunking } from './pipelines/enable.js';

@@ -13,7 +13,7 @@ export function registerDisable(program: Command): void {
         '\nExamples:\n  $ pgembed disable articles\n  $ pgembed disable articles --drop --drop-chunks',
       ),
   ).action(async (table: string, options: GlobalOptions & { drop?: boolean; dropChunks?: boolean }) => {
-    await withDatabase(options, async (db) => {
+    await withDatabase(options, 'check', async (db) => {
       if (options.drop) {
         await db.query('SELECT pgembed.drop_pipeline($1::text, $2::boolean)', [
           table,

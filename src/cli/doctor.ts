@@ -42,7 +42,7 @@ Examples:
   ).action(async (options: DoctorCliOptions) => {
     let report: DoctorReport;
     try {
-      const db = await openDatabase(options, { install: false });
+      const db = await openDatabase(options, 'none');
       try {
         report = await diagnose(db, {
           pipelines: options.pipeline,

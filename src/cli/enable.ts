@@ -1,7 +1,16 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { HierarchyLevel } from '../chunking/hierarchical.js';
+import { STRATEGY_NAMES } from '../chunking/index.js';
 import { enableDocumentChunking } from '../pipelines/enable.js';
-import { type GlobalOptions, output, parseInteger, withDatabase, withDatabaseOptions } from './common.js';
+import { PROVIDER_NAMES } from '../providers/index.js';
+import {
+  type GlobalOptions,
+  output,
+  parseInteger,
+  parseNumber,
+  withDatabase,
+  withDatabaseOptions,
+} from './common.js';
 
 interface EnableCliOptions extends GlobalOptions {
   column: string;
@@ -28,26 +37,21 @@ interface EnableCliOptions extends GlobalOptions {
 /** `markdown:2000,semantic:400:50` → levels (size, then optional overlap, per level). */
 function parseLevels(value: string): HierarchyLevel[] {
   return value.split(',').map((part) => {
-    const [strategy, size, overlap] = part.trim().split(':');
+    const [strategy, size = '', overlap = '0', ...rest] = part.trim().split(':');
     const chunkSize = Number(size);
-    const chunkOverlap = overlap === undefined ? 0 : Number(overlap);
-    if (!strategy || !Number.isInteger(chunkSize) || !Number.isInteger(chunkOverlap)) {
+    const chunkOverlap = Number(overlap);
+    if (!strategy || rest.length > 0 || !/^\d+$/.test(size) || !/^\d+$/.test(overlap) || chunkSize < 1) {
       throw new InvalidArgumentError(
         `--levels takes strategy:size[:overlap] per level, e.g. markdown:2000,semantic:400:50 (got "${part}")`,
       );
     }
+    if (!(STRATEGY_NAMES as string[]).includes(strategy)) {
+      throw new InvalidArgumentError(
+        `--levels: unknown strategy "${strategy}"; known strategies: ${STRATEGY_NAMES.join(', ')}`,
+      );
+    }
     return { strategy, chunkSize, chunkOverlap };
   });
-}
-
-function parsePercentile(value: string): number {
-  const p = Number(value);
-  if (value.trim() === '' || !(p > 0 && p < 100)) {
-    throw new InvalidArgumentError(
-      `--breakpoint-percentile takes a number greater than 0 and less than 100 (got "${value}")`,
-    );
-  }
-  return p;
 }
 
 export function registerEnable(program: Command): void {
@@ -56,10 +60,10 @@ export function registerEnable(program: Command): void {
       .command('enable <table>')
       .description('start keeping a table embedded: chunk table, index, triggers, backfill')
       .requiredOption('--column <name>', 'text column holding each document')
-      .option(
-        '--strategy <name>',
-        'chunking strategy: token | sentence | semantic | markdown | recursive | hierarchical',
-        'token',
+      .addOption(
+        new Option('--strategy <name>', 'chunking strategy')
+          .choices([...STRATEGY_NAMES, 'hierarchical'])
+          .default('token'),
       )
       .option(
         '--levels <levels>',
@@ -86,7 +90,7 @@ export function registerEnable(program: Command): void {
       .option(
         '--breakpoint-percentile <p>',
         'with --breakpoints embedding: break above this percentile of neighbour distances (default 95)',
-        parsePercentile,
+        parseNumber('--breakpoint-percentile', 0, 100, 'both'),
       )
       .option(
         '--chunk-size <tokens>',
@@ -99,7 +103,9 @@ export function registerEnable(program: Command): void {
         parseInteger('--chunk-overlap', 0, 1_000_000),
       )
       .option('--chunk-table <name>', 'chunk table name (default <table>_chunks)')
-      .option('--provider <name>', 'local | openai | azure-openai | ollama | voyage | cohere | hash', 'local')
+      .addOption(
+        new Option('--provider <name>', 'embedding provider').choices(PROVIDER_NAMES).default('local'),
+      )
       .option('--model <name>', 'embedding model (default per provider)')
       .option(
         '--dimensions <n>',
@@ -113,6 +119,8 @@ export function registerEnable(program: Command): void {
       .addHelpText(
         'after',
         `
+Installs or upgrades the pgembed schema first, like \`pgembed init\`: run it as the database owner.
+
 Examples:
   $ pgembed enable articles --column body
   $ pgembed enable docs --column content --chunk-size 200 --chunk-overlap 20
@@ -122,7 +130,7 @@ Examples:
   $ pgembed enable docs --column content --provider openai --model text-embedding-3-small --api-key-env OPENAI_API_KEY`,
       ),
   ).action(async (table: string, options: EnableCliOptions) => {
-    await withDatabase(options, async (db) => {
+    await withDatabase(options, 'migrate', async (db) => {
       const result = await enableDocumentChunking(db, {
         table,
         column: options.column,

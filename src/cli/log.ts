@@ -7,6 +7,7 @@ const LOGGED: { event: WorkerEventName; level: 'info' | 'warn' | 'error' }[] = [
   { event: 'job:retry', level: 'warn' },
   { event: 'job:failed', level: 'error' },
   { event: 'leases:recovered', level: 'warn' },
+  { event: 'pipeline:dropped', level: 'warn' },
   { event: 'index:built', level: 'info' },
   { event: 'error', level: 'error' },
 ];

@@ -1,6 +1,13 @@
 import type { Command } from 'commander';
 import { measureRecall, type RecallReport, tuneEfSearch } from '../search/recall.js';
-import { type GlobalOptions, output, parseInteger, withDatabase, withDatabaseOptions } from './common.js';
+import {
+  type GlobalOptions,
+  output,
+  parseInteger,
+  parseNumber,
+  withDatabase,
+  withDatabaseOptions,
+} from './common.js';
 
 interface RecallCliOptions extends GlobalOptions {
   sample: number;
@@ -8,12 +15,6 @@ interface RecallCliOptions extends GlobalOptions {
   efSearch?: number;
   tune?: boolean;
   target: number;
-}
-
-function parseTarget(value: string): number {
-  const n = Number(value);
-  if (!(n > 0 && n <= 1)) throw new Error(`--target must be a recall between 0 and 1 (got "${value}")`);
-  return n;
 }
 
 function line(r: RecallReport): string {
@@ -33,7 +34,12 @@ export function registerRecall(program: Command): void {
         parseInteger('--ef-search', 1, 1000),
       )
       .option('--tune', 'find the smallest ef_search reaching --target and store it in the pipeline')
-      .option('--target <recall>', 'recall@k to reach with --tune', parseTarget, 0.95)
+      .option(
+        '--target <recall>',
+        'recall@k to reach with --tune',
+        parseNumber('--target', 0, 1, 'min'),
+        0.95,
+      )
       .addHelpText(
         'after',
         `
@@ -47,7 +53,7 @@ Examples:
   $ pgembed recall articles --tune --target 0.95`,
       ),
   ).action((pipeline: string, options: RecallCliOptions) =>
-    withDatabase(options, async (db) => {
+    withDatabase(options, 'check', async (db) => {
       if (options.tune) {
         const report = await tuneEfSearch(db, pipeline, {
           sample: options.sample,

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { reindex } from '../search/indexes.js';
 import { type GlobalOptions, output, parseInteger, withDatabase, withDatabaseOptions } from './common.js';
 
@@ -14,7 +14,7 @@ export function registerReindex(program: Command): void {
     program
       .command('reindex <pipeline>')
       .description("rebuild a pipeline's indexes (CONCURRENTLY on servers), or switch the vector index type")
-      .option('--type <type>', 'vector index: hnsw or ivfflat')
+      .addOption(new Option('--type <type>', 'vector index type').choices(['hnsw', 'ivfflat']))
       .option('--m <n>', 'HNSW graph degree (default 16)', parseInteger('--m', 2, 100))
       .option(
         '--ef-construction <n>',
@@ -39,10 +39,7 @@ Examples:
   $ pgembed reindex articles --type hnsw --m 32 --ef-construction 128 --json`,
       ),
   ).action((pipeline: string, options: ReindexCliOptions) =>
-    withDatabase(options, async (db) => {
-      if (options.type !== undefined && options.type !== 'hnsw' && options.type !== 'ivfflat') {
-        throw new Error(`--type must be hnsw or ivfflat (got "${options.type}")`);
-      }
+    withDatabase(options, 'check', async (db) => {
       const result = await reindex(db, pipeline, {
         ...(options.type ? { indexType: options.type as 'hnsw' | 'ivfflat' } : {}),
         ...(options.m !== undefined ? { m: options.m } : {}),

@@ -1,7 +1,16 @@
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { createPgembed } from '../index.js';
 import type { SearchFilter, SearchResult } from '../search/search.js';
-import { fail, type GlobalOptions, output, parseInteger, withDatabaseOptions } from './common.js';
+import {
+  fail,
+  type GlobalOptions,
+  output,
+  parseInteger,
+  parseNumber,
+  refuseMissingEmbedded,
+  usageError,
+  withDatabaseOptions,
+} from './common.js';
 
 interface SearchCliOptions extends GlobalOptions {
   table?: string;
@@ -23,24 +32,18 @@ function parseJsonObject(value: string): Record<string, unknown> {
   try {
     parsed = JSON.parse(value);
   } catch {
-    throw new Error(`--filter must be a JSON object, e.g. '{"lang":"en"}' (got ${value.slice(0, 40)})`);
+    throw new InvalidArgumentError(`--filter must be a JSON object, e.g. '{"lang":"en"}'.`);
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new Error(`--filter must be a JSON object, e.g. '{"lang":"en"}'`);
+    throw new InvalidArgumentError(`--filter must be a JSON object, e.g. '{"lang":"en"}'.`);
   }
   return parsed as Record<string, unknown>;
 }
 
 function collectWhere(value: string, previous: Record<string, string>): Record<string, string> {
   const at = value.indexOf('=');
-  if (at < 1) throw new Error(`--where takes column=value (got "${value}")`);
+  if (at < 1) throw new InvalidArgumentError('--where takes column=value.');
   return { ...previous, [value.slice(0, at)]: value.slice(at + 1) };
-}
-
-function parseScore(value: string): number {
-  const n = Number(value);
-  if (!(n >= -1 && n <= 1)) throw new Error(`--min-score must be a number between -1 and 1 (got "${value}")`);
-  return n;
 }
 
 export function registerSearch(program: Command): void {
@@ -52,7 +55,11 @@ export function registerSearch(program: Command): void {
       .option('--pipeline <name>', 'pipeline name (when a table has several)')
       .option('-k, --k <n>', 'number of results', parseInteger('-k', 1, 1000), 5)
       .option('--no-hybrid', 'vector search only (default: full text and vectors fused by RRF)')
-      .option('--text-match <mode>', 'full-text words: auto (every word, else any), all, any', 'auto')
+      .addOption(
+        new Option('--text-match <mode>', 'full-text words: auto (every word, else any), all, any')
+          .choices(['auto', 'all', 'any'])
+          .default('auto'),
+      )
       .option('--filter <json>', 'chunks whose metadata contains this JSON object', parseJsonObject)
       .option(
         '--where <column=value>',
@@ -61,7 +68,11 @@ export function registerSearch(program: Command): void {
         {},
       )
       .option('--tenant <id>', 'only this tenant (required on multi-tenant pipelines)')
-      .option('--min-score <s>', 'drop results with cosine similarity below s', parseScore)
+      .option(
+        '--min-score <s>',
+        'drop results with cosine similarity below s',
+        parseNumber('--min-score', -1, 1),
+      )
       .option('--group-by-document', 'best chunk per document')
       .option('--parent', "hierarchical pipelines: show each hit's parent section")
       .option(
@@ -79,16 +90,19 @@ Examples:
   $ pgembed search "invoices" --table tickets --tenant acme --no-hybrid
   $ pgembed search "install on debian" --table manuals --parent`,
       ),
-  ).action(async (query: string, options: SearchCliOptions) => {
+  ).action(async (query: string, options: SearchCliOptions, command: Command) => {
+    if (!options.table && !options.pipeline) usageError(command, 'give --table <name> or --pipeline <name>');
     try {
-      if (!options.table && !options.pipeline) throw new Error('give --table <name> or --pipeline <name>');
-      if (!['auto', 'all', 'any'].includes(options.textMatch ?? 'auto')) {
-        throw new Error(`--text-match must be auto, all or any (got "${options.textMatch}")`);
-      }
+      refuseMissingEmbedded(options);
       const filter: SearchFilter = {};
       if (options.filter) filter.metadata = options.filter;
       if (Object.keys(options.where).length) filter.source = options.where;
-      const pg = await createPgembed({ databaseUrl: options.databaseUrl, dataDir: options.dataDir });
+      // migrate: false: a search never changes the schema, and runs as roles that may not.
+      const pg = await createPgembed({
+        databaseUrl: options.databaseUrl,
+        dataDir: options.dataDir,
+        migrate: false,
+      });
       try {
         const results = await pg.search(query, {
           table: options.table,

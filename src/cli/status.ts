@@ -20,7 +20,7 @@ export function registerStatus(program: Command): void {
       .description('pipelines, their queues and workers')
       .addHelpText('after', '\nExamples:\n  $ pgembed status\n  $ pgembed status --json'),
   ).action(async (options: GlobalOptions) => {
-    await withDatabase(options, async (db) => {
+    await withDatabase(options, 'check', async (db) => {
       const { rows } = await db.query<StatusRow>(
         `SELECT s.pipeline, s.status, s.status_message, s.index_state, s.pending::int, s.processing::int,
                 s.failed::int, p.chunk_table::text AS chunk_table

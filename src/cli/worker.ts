@@ -11,7 +11,7 @@ async function openDatabaseWhenReady(options: GlobalOptions) {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   for (let delay = 100; ; delay = Math.min(delay * 2, 2_000)) {
     try {
-      return await openDatabase(options);
+      return await openDatabase(options, 'check');
     } catch (error) {
       const code = (error as { code?: string }).code;
       if (!code || !NOT_READY.has(code) || Date.now() + delay > deadline) throw error;
@@ -59,9 +59,14 @@ export function registerWorker(program: Command): void {
 Logs are JSON lines on stderr. The first SIGTERM/SIGINT finishes or hands back work in flight; a
 second one exits at once (jobs return after their lease expires).
 
+A worker never installs or upgrades the pgembed schema: it needs only a role in pgembed_worker
+(SELECT pgembed.grant_worker_role() as the owner, then CREATE ROLE embedder LOGIN IN ROLE
+pgembed_worker), and exits 1 when the schema is missing, older or newer than this pgembed (the
+owner runs \`pgembed init\` with this version first).
+
 Examples:
   $ pgembed worker
-  $ DATABASE_URL=postgres://localhost/app pgembed worker --concurrency 4
+  $ DATABASE_URL=postgres://embedder@localhost/app pgembed worker --concurrency 4
   $ pgembed worker --exit-when-drained --json`,
       ),
   ).action(async (options: WorkerCliOptions) => {

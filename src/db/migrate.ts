@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import type { Database } from './types.js';
+import { PgembedError } from '../errors.js';
+import type { Database, Queryable } from './types.js';
 
 const MIGRATIONS_DIR = new URL('../sql/migrations/', import.meta.url);
 
@@ -21,15 +22,48 @@ export function loadMigrations(): Migration[] {
     }));
 }
 
+/** Ids recorded in `pgembed.migrations`, ascending; empty when pgembed is not installed. */
+async function appliedIds(db: Queryable): Promise<number[]> {
+  const { rows: table } = await db.query<{ found: boolean }>(
+    `SELECT to_regclass('pgembed.migrations') IS NOT NULL AS found`,
+  );
+  if (!table[0]?.found) return [];
+  const { rows } = await db.query<{ id: number }>(`SELECT id FROM pgembed.migrations ORDER BY id`);
+  return rows.map((row) => row.id);
+}
+
+/**
+ * Refuses a schema recorded by a newer pgembed: this code does not know what its migrations
+ * changed, so running against it (or "upgrading" it) could undo them.
+ */
+function refuseNewer(applied: number[], shipped: Migration[]): void {
+  const known = new Set(shipped.map((m) => m.id));
+  const unknown = applied.filter((id) => !known.has(id));
+  if (unknown.length === 0) return;
+  const newest = Math.max(...shipped.map((m) => m.id));
+  throw new PgembedError(
+    'SCHEMA_TOO_NEW',
+    `the pgembed schema in this database has ${migrations(unknown)}, newer than this pgembed (migrations up to ${newest}): upgrade pgembed to the release that installed it`,
+  );
+}
+
 /**
  * Installs or upgrades the `pgembed` schema. Every migration runs in its own transaction holding a
  * transaction-scoped advisory lock, and records its id in `pgembed.migrations` in that same
- * transaction, so installers racing each other (two workers starting at once) both succeed and each
- * migration is applied exactly once. Returns the ids applied by this call.
+ * transaction, so installers racing each other (two owners running `pgembed init` at once) both
+ * succeed and each migration is applied exactly once. Returns the ids applied by this call.
+ *
+ * Throws SCHEMA_TOO_NEW, changing nothing, when the database holds a migration this code does not
+ * ship. A schema that is already current is left alone without any DDL, so calling this as a role
+ * that may not create schemas is harmless once the owner has installed pgembed.
  */
 export async function migrate(db: Database): Promise<number[]> {
+  const shipped = loadMigrations();
+  const before = await appliedIds(db);
+  refuseNewer(before, shipped);
+  if (shipped.every((m) => before.includes(m.id))) return [];
   const applied: number[] = [];
-  for (const migration of loadMigrations()) {
+  for (const migration of shipped) {
     const didApply = await db.transaction(async (tx) => {
       await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended('pgembed.migrate', 0))`);
       await tx.query('CREATE SCHEMA IF NOT EXISTS pgembed');
@@ -40,8 +74,10 @@ export async function migrate(db: Database): Promise<number[]> {
            applied_at timestamptz NOT NULL DEFAULT now()
          )`,
       );
-      const done = await tx.query('SELECT 1 FROM pgembed.migrations WHERE id = $1', [migration.id]);
-      if (done.rowCount > 0) return false;
+      // Under the lock: a newer installer racing this one may have got there first.
+      const done = await appliedIds(tx);
+      refuseNewer(done, shipped);
+      if (done.includes(migration.id)) return false;
       await tx.query('INSERT INTO pgembed.migrations (id, name) VALUES ($1, $2)', [
         migration.id,
         migration.name,
@@ -61,14 +97,37 @@ export async function migrate(db: Database): Promise<number[]> {
   return applied;
 }
 
+/**
+ * Checks, without changing anything, that the installed `pgembed` schema is exactly the one this
+ * code ships: what a worker, a search or a status check needs before it touches pgembed's tables.
+ * Throws SCHEMA_NOT_INSTALLED, SCHEMA_OUTDATED (run `pgembed init` as the owner) or SCHEMA_TOO_NEW
+ * (upgrade pgembed). Needs only read access to `pgembed.migrations`, as the `pgembed_worker` role has.
+ */
+export async function checkSchema(db: Queryable): Promise<void> {
+  const shipped = loadMigrations();
+  const applied = await appliedIds(db);
+  if (applied.length === 0) {
+    throw new PgembedError(
+      'SCHEMA_NOT_INSTALLED',
+      'pgembed is not installed in this database: run `pgembed init` (or migrate()) as the database owner',
+    );
+  }
+  refuseNewer(applied, shipped);
+  const missing = shipped.filter((m) => !applied.includes(m.id)).map((m) => m.id);
+  if (missing.length > 0) {
+    throw new PgembedError(
+      'SCHEMA_OUTDATED',
+      `the pgembed schema in this database lacks ${migrations(missing)} of this pgembed: run \`pgembed init\` (or migrate()) as the database owner to upgrade it`,
+    );
+  }
+}
+
+function migrations(ids: number[]): string {
+  return `migration${ids.length > 1 ? 's' : ''} ${ids.join(', ')}`;
+}
+
 /** Highest migration id applied, or 0 when pgembed is not installed. */
-export async function installedVersion(db: Database): Promise<number> {
-  const { rows: table } = await db.query<{ found: boolean }>(
-    `SELECT to_regclass('pgembed.migrations') IS NOT NULL AS found`,
-  );
-  if (!table[0]?.found) return 0;
-  const { rows } = await db.query<{ version: number }>(
-    `SELECT coalesce(max(id), 0)::int AS version FROM pgembed.migrations`,
-  );
-  return rows[0]?.version ?? 0;
+export async function installedVersion(db: Queryable): Promise<number> {
+  const applied = await appliedIds(db);
+  return applied.length ? Math.max(...applied) : 0;
 }

@@ -40,6 +40,11 @@ export interface WorkerEventMap {
    * its jobs wait, uncharged, until `pgembed.resume_pipeline(name)`.
    */
   'pipeline:paused': { pipeline: string; code: string; message: string };
+  /**
+   * pgembed.drop_pipeline() removed the pipeline while this worker held a batch of its jobs: the
+   * jobs went with it, nothing was written or recorded, and the worker serves the other pipelines.
+   */
+  'pipeline:dropped': { pipeline: string; jobs: number; message: string };
   /** A `pgembed.test_provider()` request was answered. */
   'provider:tested': { pipeline: string; ok: boolean; latencyMs: number };
   'leases:recovered': { jobs: number };

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { checkSchema } from '../db/migrate.js';
 import type { Database, Listener } from '../db/types.js';
 import { isPgembedError, PgembedError } from '../errors.js';
 import { listPipelines, type Pipeline } from '../pipelines/pipeline.js';
@@ -13,6 +14,7 @@ import { type ClaimedJob, claimJobs } from '../sql/queries/claimJobs.js';
 import { extendLeases } from '../sql/queries/extendLeases.js';
 import { failJobs } from '../sql/queries/failJobs.js';
 import { pausePipeline } from '../sql/queries/pausePipeline.js';
+import { pipelineExists } from '../sql/queries/pipelineExists.js';
 import { answerProviderTest, latestProviderTestRequest } from '../sql/queries/providerTests.js';
 import { pruneErrors } from '../sql/queries/pruneErrors.js';
 import { recordErrors } from '../sql/queries/recordErrors.js';
@@ -75,7 +77,11 @@ export interface WorkerStats {
  */
 export async function startWorker(options: WorkerOptions): Promise<Worker> {
   const { db, random = Math.random, providerFor, ...rest } = options;
-  const worker = new WorkerImpl(db, resolveWorkerConfig(rest), random, providerFor);
+  const config = resolveWorkerConfig(rest);
+  // A worker never installs or upgrades the schema (its role may not, and a worker of another
+  // version must not): it runs only against the exact schema this code ships.
+  await checkSchema(db);
+  const worker = new WorkerImpl(db, config, random, providerFor);
   await worker.start();
   return worker;
 }
@@ -306,6 +312,8 @@ class WorkerImpl implements Worker {
         events: this.events,
         signal: this.abort.signal,
       });
+      // None of our jobs left to complete: they may have gone with their pipeline.
+      if (outcome.completed.length === 0 && (await this.droppedMidBatch(pipeline, jobs))) return;
       for (const { job, error } of outcome.unchunkable) await this.fail(pipeline, [job], lease, error);
       this.stats.batches++;
       this.stats.documents += outcome.written;
@@ -323,6 +331,8 @@ class WorkerImpl implements Worker {
         durationMs: performance.now() - began,
       });
     } catch (error) {
+      // A chunk table dropped with its pipeline fails the batch with "relation … does not exist".
+      if (await this.droppedMidBatch(pipeline, jobs)) return;
       if (jobs.length > 1 && isPgembedError(error) && ISOLATED_ERRORS.has(error.code)) {
         // The provider refused one request for one bad input: redo the documents one at a time
         // (same lease) so only the offending document fails.
@@ -333,6 +343,23 @@ class WorkerImpl implements Worker {
     } finally {
       if (!isolating) this.activeLeases.delete(lease);
     }
+  }
+
+  /**
+   * Whether the pipeline was dropped while this batch was in flight. drop_pipeline() deletes the
+   * pipeline's jobs (and with drop_chunks its chunk table), so there is nothing to complete, retry
+   * or record: say what happened instead of reporting the SQL error it caused, and stop serving the
+   * pipeline. When the check itself fails (database unreachable), the usual failure path runs.
+   */
+  private async droppedMidBatch(pipeline: Pipeline, jobs: ClaimedJob[]): Promise<boolean> {
+    if (await pipelineExists(this.db, pipeline.name).catch(() => true)) return false;
+    this.pipelines = this.pipelines.filter((p) => p.name !== pipeline.name);
+    this.events.emit('pipeline:dropped', {
+      pipeline: pipeline.name,
+      jobs: jobs.length,
+      message: `pipeline ${pipeline.name} was dropped while its batch was in flight; its ${jobs.length} job${jobs.length === 1 ? ' was' : 's were'} discarded`,
+    });
+    return true;
   }
 
   private async handleFailure(

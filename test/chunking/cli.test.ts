@@ -44,9 +44,9 @@ describe('pgembed enable --breakpoints', () => {
       '--breakpoint-percentile',
       '101',
     );
-    expect(percentile.code).toBe(1);
+    expect(percentile.code).toBe(2);
     expect(percentile.stderr).toContain(
-      '--breakpoint-percentile takes a number greater than 0 and less than 100 (got "101")',
+      "argument '101' is invalid. --breakpoint-percentile must be a number greater than 0 and less than 100.",
     );
 
     const markdown = await enable('--strategy', 'markdown', '--breakpoints', 'embedding');

@@ -132,6 +132,7 @@ describe.each(BACKENDS.filter((kind) => kind === 'pglite' || hasPostgres()))(
       expect(bad.stdout).toContain(
         '✗ provider notes: openai text-embedding-3-small: PROVIDER_CONFIG: Environment variable NOPE_KEY is not set',
       );
-    });
+      // Five CLI processes on PGlite: over a minute on a loaded 2-core machine.
+    }, 240_000);
   },
 );

@@ -1,5 +1,5 @@
 import { describe, expect, inject, it } from 'vitest';
-import { installedVersion, loadMigrations, migrate } from '../../src/db/migrate.js';
+import { checkSchema, installedVersion, loadMigrations, migrate } from '../../src/db/migrate.js';
 import { createPgliteDatabase } from '../../src/db/pglite.js';
 import { createPostgresDatabase } from '../../src/db/postgres.js';
 import { hasPostgres, openBackend } from '../support/databases.js';
@@ -18,6 +18,57 @@ describe('migrations', () => {
       await db.close();
     }
   });
+
+  it('refuses a schema newer than the code, changing nothing; checkSchema tells missing, older and newer apart', async () => {
+    const db = await createPgliteDatabase();
+    try {
+      const newest = Math.max(...loadMigrations().map((m) => m.id));
+      await expect(checkSchema(db)).rejects.toMatchObject({ code: 'SCHEMA_NOT_INSTALLED' });
+      await migrate(db);
+      await expect(checkSchema(db)).resolves.toBeUndefined();
+
+      await db.query(`INSERT INTO pgembed.migrations (id, name) VALUES ($1, 'from_a_newer_pgembed')`, [
+        newest + 1,
+      ]);
+      await expect(migrate(db)).rejects.toMatchObject({
+        code: 'SCHEMA_TOO_NEW',
+        message: expect.stringContaining(`has migration ${newest + 1}, newer than this pgembed`),
+      });
+      await expect(checkSchema(db)).rejects.toMatchObject({ code: 'SCHEMA_TOO_NEW' });
+      expect(await installedVersion(db)).toBe(newest + 1);
+
+      await db.query(`DELETE FROM pgembed.migrations WHERE id >= $1`, [newest]);
+      await expect(checkSchema(db)).rejects.toMatchObject({
+        code: 'SCHEMA_OUTDATED',
+        message: expect.stringContaining(`lacks migration ${newest} of this pgembed`),
+      });
+    } finally {
+      await db.close();
+    }
+  });
+
+  it.skipIf(!hasPostgres())(
+    'leaves a current schema alone without DDL, so a role without CREATE may call it',
+    async () => {
+      const backend = await openBackend('postgres', 'migrate_current');
+      const login = `m_${Date.now().toString(36)}`;
+      const asLogin = createPostgresDatabase({
+        connectionString: backend.url!.replace('postgresql://postgres@', `postgresql://${login}@`),
+      });
+      try {
+        await backend.db.exec(`CREATE ROLE ${login} LOGIN; GRANT SELECT ON pgembed.migrations TO ${login}`);
+        expect(await migrate(asLogin)).toEqual([]);
+        await expect(checkSchema(asLogin)).resolves.toBeUndefined();
+        // Where there is something to install, the same role gets PostgreSQL's own error.
+        await backend.db.exec(`DELETE FROM pgembed.migrations WHERE id = 1`);
+        await expect(migrate(asLogin)).rejects.toMatchObject({ code: '42501' });
+      } finally {
+        await asLogin.close();
+        await backend.db.exec(`DROP OWNED BY ${login}; DROP ROLE ${login}`).catch(() => {});
+        await backend.cleanup();
+      }
+    },
+  );
 
   it.skipIf(!hasPostgres())(
     'two installers racing on PostgreSQL both succeed, each migration applied once',

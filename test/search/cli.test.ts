@@ -118,8 +118,8 @@ describe('search, recall and reindex commands on the embedded database', () => {
       concurrently: false,
     });
     const wrong = await pgembed(['reindex', 'kb', '--type', 'btree', '--data-dir', dataDir]);
-    expect(wrong.code).toBe(1);
-    expect(wrong.stderr).toMatch(/--type must be hnsw or ivfflat/);
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toMatch(/argument 'btree' is invalid\. Allowed choices are hnsw, ivfflat\./);
   });
 });
 
