@@ -8,6 +8,9 @@ const LOGGED: { event: WorkerEventName; level: 'info' | 'warn' | 'error' }[] = [
   { event: 'job:failed', level: 'error' },
   { event: 'leases:recovered', level: 'warn' },
   { event: 'pipeline:dropped', level: 'warn' },
+  // A paused pipeline needs a human; 429s show pacing at work.
+  { event: 'pipeline:paused', level: 'error' },
+  { event: 'provider:rate_limited', level: 'warn' },
   { event: 'index:built', level: 'info' },
   { event: 'error', level: 'error' },
 ];

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { WorkerEvents } from '../worker/events.js';
 import { startWorker } from '../worker/worker.js';
 import { fail, type GlobalOptions, openDatabase, parseInteger, withDatabaseOptions } from './common.js';
 
@@ -72,26 +73,18 @@ Examples:
   ).action(async (options: WorkerCliOptions) => {
     try {
       const db = await openDatabaseWhenReady(options);
+      // Listeners first: the events of start-up (worker:started) are logged too.
+      const events = new WorkerEvents();
+      logEvents(events);
       const worker = await startWorker({
         db,
+        events,
         concurrency: options.concurrency,
         batchSize: options.batchSize,
         pipelines: options.pipeline,
         leaseMs: options.leaseMs,
         pollIntervalMs: options.pollMs,
       });
-      logEvents(worker.events);
-      // Provider events (issue 4): a paused pipeline needs a human; 429s show pacing at work.
-      for (const [event, level] of [
-        ['pipeline:paused', 'error'],
-        ['provider:rate_limited', 'warn'],
-      ] as const) {
-        worker.events.on(event, (payload) =>
-          process.stderr.write(
-            `${JSON.stringify({ time: new Date().toISOString(), level, event, ...payload })}\n`,
-          ),
-        );
-      }
       let signals = 0;
       const shutdown = async (signal: string) => {
         signals++;

@@ -146,12 +146,16 @@ export async function diagnose(
     });
     return { ok: false, checks, providers };
   }
-  const current = options.installedVersion >= options.shippedVersion;
+  const current = options.installedVersion === options.shippedVersion;
   checks.push({
     name: 'schema',
     ok: current,
     detail: `migration ${options.installedVersion} of ${options.shippedVersion}`,
-    ...(current ? {} : { hint: 'run `pgembed init` to upgrade' }),
+    ...(current
+      ? {}
+      : options.installedVersion < options.shippedVersion
+        ? { hint: 'run `pgembed init` to upgrade' }
+        : { hint: 'the schema is newer than this pgembed: upgrade pgembed where this runs' }),
   });
   const { rows: workers } = await db.query<{ n: number }>(
     `SELECT count(*)::int AS n FROM pgembed.workers WHERE last_heartbeat > now() - interval '1 minute'`,

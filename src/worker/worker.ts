@@ -39,6 +39,11 @@ export interface WorkerOptions extends Partial<WorkerConfig> {
   random?: () => number;
   /** Provider factory; tests and embedders of pgembed may supply their own. */
   providerFor?: (pipeline: Pipeline) => EmbeddingProvider;
+  /**
+   * The worker's events, when its listeners must be attached before it starts (they would miss
+   * `worker:started` on `worker.events`, which exists only once `startWorker` returns).
+   */
+  events?: WorkerEvents;
 }
 
 export interface Worker {
@@ -76,19 +81,18 @@ export interface WorkerStats {
  * ```
  */
 export async function startWorker(options: WorkerOptions): Promise<Worker> {
-  const { db, random = Math.random, providerFor, ...rest } = options;
+  const { db, random = Math.random, providerFor, events = new WorkerEvents(), ...rest } = options;
   const config = resolveWorkerConfig(rest);
   // A worker never installs or upgrades the schema (its role may not, and a worker of another
   // version must not): it runs only against the exact schema this code ships.
   await checkSchema(db);
-  const worker = new WorkerImpl(db, config, random, providerFor);
+  const worker = new WorkerImpl(db, config, random, providerFor, events);
   await worker.start();
   return worker;
 }
 
 class WorkerImpl implements Worker {
   readonly id = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
-  readonly events = new WorkerEvents();
   readonly stats: WorkerStats = {
     batches: 0,
     documents: 0,
@@ -124,6 +128,7 @@ class WorkerImpl implements Worker {
     private readonly config: WorkerConfig,
     private readonly random: () => number,
     private readonly providerFor: ((pipeline: Pipeline) => EmbeddingProvider) | undefined,
+    readonly events: WorkerEvents,
   ) {}
 
   async start(): Promise<void> {

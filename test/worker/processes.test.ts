@@ -113,6 +113,8 @@ describe.skipIf(!hasPostgres())('worker processes on postgres', () => {
     // Both workers took part (each logged at least one written batch).
     const wrote = (child: typeof a) => child.output.join('').includes('"event":"batch:written"');
     expect(wrote(a) && wrote(b)).toBe(true);
+    // Start-up is logged too: the listeners are attached before the worker starts.
+    for (const child of [a, b]) expect(child.output.join('')).toContain('"event":"worker:started"');
 
     a.kill('SIGTERM');
     b.kill('SIGTERM');
