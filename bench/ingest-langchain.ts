@@ -4,7 +4,7 @@
  * emulator of test/support/openai-emulator.ts in its own process: text-embedding-3-small's 1536
  * dimensions, answered at once like a fast provider), one durable PostgreSQL 15 + pgvector cluster,
  * an HNSW index (cosine, m 16, ef_construction 64) in both stores. Rounds alternate (LangChain, pgembed,
- * LangChain, pgembed, …), each on a fresh database, and the ratio is taken of the medians.
+ * LangChain, pgembed, …), each on a fresh database, and the ratio is taken of the mean times.
  *
  * LangChain.js — what `RecursiveCharacterTextSplitter` + `PGVectorStore.addDocuments` do:
  * - `@langchain/textsplitters`' RecursiveCharacterTextSplitter.splitDocuments, 1,600 characters with
@@ -33,8 +33,8 @@
  * (LangChain: this process; pgembed: the worker process) and PostgreSQL (every process of the cluster);
  * the emulator's own CPU is left out of both.
  *
- *   npx tsx bench/ingest-langchain.ts [--quick] [--rounds N] [--docs N] [--concurrency N] [--only pgembed|langchain]
- *                                     [--profile DIR]
+ *   npx tsx bench/ingest-langchain.ts [--quick] [--rounds N] [--docs N] [--concurrency 1,2] [--only pgembed|langchain]
+ *                                     [--defer-index-rows N] [--profile DIR]
  */
 import { Document } from '@langchain/core/documents';
 import { Embeddings } from '@langchain/core/embeddings';
@@ -47,7 +47,7 @@ import { createPostgresDatabase } from '../src/db/postgres.js';
 import { enableDocumentChunking } from '../src/pipelines/enable.js';
 import { EMULATOR_KEY } from '../test/support/openai-emulator.js';
 import { createTestDatabase, startCluster } from '../test/support/postgres.js';
-import { integerArgument, isQuick, median, now, report, sleep } from './support/common.js';
+import { integerArgument, isQuick, now, report, sleep } from './support/common.js';
 import { cpuSnapshot, processCpuUs } from './support/cpu.js';
 import { type MarkdownDocument, markdownDocuments, sourceBytes } from './support/markdown-corpus.js';
 import { startOpenAIProcess, startWorkerProcess, stopWorkerProcess } from './support/workers.js';
@@ -55,16 +55,32 @@ import { startOpenAIProcess, startWorkerProcess, stopWorkerProcess } from './sup
 const quick = isQuick();
 const DOCS = integerArgument('--docs', quick ? 100 : 400);
 const ROUNDS = integerArgument('--rounds', quick ? 1 : 2);
-/** Batches the pgembed worker process runs at once; default 1, as `pgembed worker`. */
-const CONCURRENCY = integerArgument('--concurrency', 1);
+/** `--defer-index-rows N` for pgembed's enable (e.g. 1000000: indexes live, as before 0013); default its own. */
+const DEFER_INDEX_ROWS = process.argv.includes('--defer-index-rows')
+  ? integerArgument('--defer-index-rows', 0)
+  : undefined;
+/**
+ * Batches the pgembed worker process runs at once, one pgembed side per value (`--concurrency 1,2`);
+ * default 1, as `pgembed worker`.
+ */
+const CONCURRENCIES = (() => {
+  const at = process.argv.indexOf('--concurrency');
+  if (at < 0) return [1];
+  const list = (process.argv[at + 1] ?? '').split(',').map(Number);
+  if (!list.every((n) => Number.isInteger(n) && n >= 1 && n <= 64))
+    throw new Error('--concurrency needs integers from 1 to 64, e.g. --concurrency 1,2');
+  return list;
+})();
 const MODEL = 'text-embedding-3-small';
 const DIMENSIONS = 1536;
 const KEY_ENV = 'PGEMBED_BENCH_OPENAI_KEY';
 const GOAL = 4;
 /** `--only pgembed` or `--only langchain`: one side alone, for profiling (no ratio then). */
-const SIDES = process.argv.includes('--only')
-  ? [process.argv[process.argv.indexOf('--only') + 1] as 'langchain' | 'pgembed']
-  : (['langchain', 'pgembed'] as const);
+const ONLY = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
+const SIDES: ('langchain' | number)[] = [
+  ...(ONLY === 'pgembed' ? [] : (['langchain'] as const)),
+  ...(ONLY === 'langchain' ? [] : CONCURRENCIES),
+];
 /** `--profile DIR`: the worker process writes a V8 CPU profile there (open it in Chrome DevTools). */
 const PROFILE_DIR = process.argv.includes('--profile')
   ? process.argv[process.argv.indexOf('--profile') + 1]
@@ -180,6 +196,7 @@ async function pgembedRound(
   dataDir: string | null,
   docs: MarkdownDocument[],
   baseUrl: string,
+  concurrency: number,
 ): Promise<Side> {
   const db = createPostgresDatabase({ connectionString: url, max: 2, applicationName: 'pgembed-bench' });
   try {
@@ -193,7 +210,7 @@ async function pgembedRound(
     await db.exec('VACUUM ANALYZE articles');
     const worker = await startWorkerProcess(url, {
       until: 'idle',
-      concurrency: CONCURRENCY,
+      concurrency,
       env: { [KEY_ENV]: EMULATOR_KEY },
       nodeArgs: PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [],
     });
@@ -215,6 +232,7 @@ async function pgembedRound(
         model: MODEL,
         baseUrl,
         apiKeyEnv: KEY_ENV,
+        ...(DEFER_INDEX_ROWS === undefined ? {} : { deferIndexRows: DEFER_INDEX_ROWS }),
       });
       for (;;) {
         const { rows } = await db.query<{ done: boolean }>(
@@ -263,6 +281,8 @@ interface Side {
   indexBuildMs?: number | null;
 }
 
+const mean = (values: number[]) => values.reduce((sum, v) => sum + v, 0) / values.length;
+
 const delta = (before: number | null, after: number | null) =>
   before === null || after === null ? null : after - before;
 
@@ -272,21 +292,27 @@ async function main(): Promise<void> {
   const cluster = await startCluster({ durable: true });
   const server = await startOpenAIProcess();
   const langchain: Side[] = [];
-  const pgembed: Side[] = [];
+  const pgembed = new Map<number, Side[]>(CONCURRENCIES.map((c) => [c, []]));
   try {
     for (let round = 0; round < ROUNDS; round++) {
       for (const side of SIDES) {
-        const database = await createTestDatabase(cluster.adminUrl, `bench_${side}`);
+        const runs = side === 'langchain' ? langchain : pgembed.get(side)!;
+        const database = await createTestDatabase(
+          cluster.adminUrl,
+          side === 'langchain' ? 'bench_langchain' : 'bench_pgembed',
+        );
         try {
-          if (side === 'langchain')
-            langchain.push(await langchainRound(database.url, cluster.dataDir, docs, server.baseUrl));
-          else pgembed.push(await pgembedRound(database.url, cluster.dataDir, docs, server.baseUrl));
+          runs.push(
+            side === 'langchain'
+              ? await langchainRound(database.url, cluster.dataDir, docs, server.baseUrl)
+              : await pgembedRound(database.url, cluster.dataDir, docs, server.baseUrl, side),
+          );
         } finally {
           await database.drop();
         }
-        const last = (side === 'langchain' ? langchain : pgembed).at(-1)!;
+        const last = runs.at(-1)!;
         console.error(
-          `round ${round + 1} ${side}: ${last.seconds.toFixed(2)} s, ${last.chunks} chunks, ${(megabytes / last.seconds).toFixed(3)} MB/s` +
+          `round ${round + 1} ${side === 'langchain' ? side : `pgembed (concurrency ${side})`}: ${last.seconds.toFixed(2)} s, ${last.chunks} chunks, ${(megabytes / last.seconds).toFixed(3)} MB/s` +
             (last.indexBuildMs ? ` (index build ${(last.indexBuildMs / 1000).toFixed(2)} s)` : '') +
             `, CPU client ${(last.clientCpuUs / 1e6).toFixed(2)} s, PostgreSQL ${((last.postgresCpuUs ?? 0) / 1e6).toFixed(2)} s`,
         );
@@ -296,16 +322,13 @@ async function main(): Promise<void> {
     await stopWorkerProcess(server.child);
     await cluster.stop();
   }
-  const mbps = (sides: Side[]) => megabytes / median(sides.map((s) => s.seconds));
+  const mbps = (sides: Side[]) => megabytes / mean(sides.map((s) => s.seconds));
   const cpuPerMb = (sides: Side[], pick: (s: Side) => number | null) => {
     const values = sides.map(pick);
-    return values.some((v) => v === null) ? null : median(values as number[]) / 1e6 / megabytes;
+    return values.some((v) => v === null) ? null : mean(values as number[]) / 1e6 / megabytes;
   };
-  const ratio = mbps(pgembed) / mbps(langchain);
-  const client = [cpuPerMb(pgembed, (s) => s.clientCpuUs), cpuPerMb(langchain, (s) => s.clientCpuUs)];
-  const postgres = [cpuPerMb(pgembed, (s) => s.postgresCpuUs), cpuPerMb(langchain, (s) => s.postgresCpuUs)];
-  const info = (metric: string, [mine, theirs]: (number | null)[]) =>
-    mine === null || theirs === null || mine === undefined || theirs === undefined
+  const info = (metric: string, mine: number | null, theirs: number | null) =>
+    mine === null || theirs === null
       ? []
       : [
           {
@@ -318,35 +341,42 @@ async function main(): Promise<void> {
             met: null,
           },
         ];
-  report(
-    'ingest-langchain',
-    [
+  const rows = [...pgembed].flatMap(([concurrency, sides]) => {
+    const ratio = mbps(sides) / mbps(langchain);
+    const client = cpuPerMb(sides, (s) => s.clientCpuUs);
+    const postgres = cpuPerMb(sides, (s) => s.postgresCpuUs);
+    const theirClient = cpuPerMb(langchain, (s) => s.clientCpuUs);
+    const theirPostgres = cpuPerMb(langchain, (s) => s.postgresCpuUs);
+    const c = `concurrency ${concurrency}`;
+    return [
       {
-        metric: `backfill ${DOCS} Markdown docs (${megabytes.toFixed(2)} MB), 1 worker (concurrency ${CONCURRENCY}) vs LangChain.js`,
-        pgembed: mbps(pgembed),
+        metric: `backfill ${DOCS} Markdown docs (${megabytes.toFixed(2)} MB), 1 worker (${c}) vs LangChain.js`,
+        pgembed: mbps(sides),
         baseline: mbps(langchain),
         unit: 'MB/s',
         ratio,
         goal: `≥ ${GOAL}×`,
         met: ratio >= GOAL,
       },
-      ...info('CPU: client (worker process / LangChain process)', client),
-      ...info('CPU: PostgreSQL', postgres),
-      ...info('CPU: client + PostgreSQL', [
-        client[0]! + (postgres[0] ?? Number.NaN),
-        client[1]! + (postgres[1] ?? Number.NaN),
-      ]),
-    ],
-    {
-      quick,
-      docs: DOCS,
-      megabytes,
-      concurrency: CONCURRENCY,
-      rounds: ROUNDS,
-      pgembed: pgembed.map((s) => ({ ...s, mbps: megabytes / s.seconds })),
-      langchain: langchain.map((s) => ({ ...s, mbps: megabytes / s.seconds })),
-    },
-  );
+      ...info(`${c}: CPU client (worker process / LangChain process)`, client, theirClient),
+      ...info(`${c}: CPU PostgreSQL`, postgres, theirPostgres),
+      ...info(
+        `${c}: CPU client + PostgreSQL`,
+        client !== null && postgres !== null ? client + postgres : null,
+        theirClient !== null && theirPostgres !== null ? theirClient + theirPostgres : null,
+      ),
+    ];
+  });
+  report('ingest-langchain', rows, {
+    quick,
+    docs: DOCS,
+    megabytes,
+    rounds: ROUNDS,
+    pgembed: Object.fromEntries(
+      [...pgembed].map(([c, sides]) => [c, sides.map((s) => ({ ...s, mbps: megabytes / s.seconds }))]),
+    ),
+    langchain: langchain.map((s) => ({ ...s, mbps: megabytes / s.seconds })),
+  });
 }
 
 await main();
