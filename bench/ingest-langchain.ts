@@ -234,15 +234,24 @@ async function pgembedRound(
         apiKeyEnv: KEY_ENV,
         ...(DEFER_INDEX_ROWS === undefined ? {} : { deferIndexRows: DEFER_INDEX_ROWS }),
       });
+      // The queue empty while the indexes are still deferred: the write phase is over, the build begins.
+      let written: { seconds: number; postgresCpuUs: number | null; clientCpuUs: number } | undefined;
       for (;;) {
-        const { rows } = await db.query<{ done: boolean }>(
-          `SELECT p.index_state = 'live'
-                  AND NOT EXISTS (SELECT 1 FROM pgembed.queue q WHERE q.pipeline = p.name)
-                  AND NOT EXISTS (SELECT 1 FROM pgembed.queue_log l WHERE l.pipeline = p.name) AS done
+        const { rows } = await db.query<{ drained: boolean; live: boolean }>(
+          `SELECT NOT EXISTS (SELECT 1 FROM pgembed.queue q WHERE q.pipeline = p.name)
+                  AND NOT EXISTS (SELECT 1 FROM pgembed.queue_log l WHERE l.pipeline = p.name) AS drained,
+                  p.index_state = 'live' AS live
            FROM pgembed.pipelines p WHERE p.name = $1`,
           [enabled.pipeline],
         );
-        if (rows[0]?.done) break;
+        if (rows[0]?.drained && !written) {
+          written = {
+            seconds: (now() - began) / 1000,
+            postgresCpuUs: delta(cpuBefore.postgresUs, cpuSnapshot(dataDir).postgresUs),
+            clientCpuUs: processCpuUs(worker.pid!, false) - workerBefore,
+          };
+        }
+        if (rows[0]?.drained && rows[0].live) break;
         if (now() - began > 15 * 60_000)
           throw new Error('pgembed did not finish the backfill within 15 minutes');
         await sleep(20);
@@ -262,6 +271,7 @@ async function pgembedRound(
         postgresCpuUs: delta(cpuBefore.postgresUs, cpuAfter.postgresUs),
         indexState: enabled.index_state,
         indexBuildMs,
+        written,
       };
     } finally {
       await stopWorkerProcess(worker);
@@ -279,6 +289,8 @@ interface Side {
   /** pgembed: the index state enable chose, and how long the deferred build took. */
   indexState?: string;
   indexBuildMs?: number | null;
+  /** pgembed: when the queue was empty (all chunks written), and the CPU spent until then. */
+  written?: { seconds: number; postgresCpuUs: number | null; clientCpuUs: number } | undefined;
 }
 
 const mean = (values: number[]) => values.reduce((sum, v) => sum + v, 0) / values.length;
@@ -314,7 +326,10 @@ async function main(): Promise<void> {
         console.error(
           `round ${round + 1} ${side === 'langchain' ? side : `pgembed (concurrency ${side})`}: ${last.seconds.toFixed(2)} s, ${last.chunks} chunks, ${(megabytes / last.seconds).toFixed(3)} MB/s` +
             (last.indexBuildMs ? ` (index build ${(last.indexBuildMs / 1000).toFixed(2)} s)` : '') +
-            `, CPU client ${(last.clientCpuUs / 1e6).toFixed(2)} s, PostgreSQL ${((last.postgresCpuUs ?? 0) / 1e6).toFixed(2)} s`,
+            `, CPU client ${(last.clientCpuUs / 1e6).toFixed(2)} s, PostgreSQL ${((last.postgresCpuUs ?? 0) / 1e6).toFixed(2)} s` +
+            (last.written
+              ? `; written at ${last.written.seconds.toFixed(2)} s with CPU client ${(last.written.clientCpuUs / 1e6).toFixed(2)} s, PostgreSQL ${((last.written.postgresCpuUs ?? 0) / 1e6).toFixed(2)} s`
+              : ''),
         );
       }
     }
