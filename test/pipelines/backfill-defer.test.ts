@@ -143,6 +143,45 @@ describe.each(BACKENDS)('backfill index deferral on %s', (kind) => {
     expect(deferred).toMatchObject({ queued: 2, index_state: 'deferred' });
   });
 
+  it("sizes the deferred build's maintenance_work_mem to the graph it builds", async () => {
+    const { db } = backend;
+    await db.exec(`CREATE TABLE notes (id int PRIMARY KEY, body text)`);
+    await db.query(`INSERT INTO notes SELECT i, 'note ' || i FROM generate_series(1, 3) i`);
+    const sized = async (pipeline: string) =>
+      db.transaction(async (tx) => {
+        await tx.query(`SELECT pgembed._create_indexes($1::text)`, [pipeline]);
+        const { rows } = await tx.query<{ kb: string }>(
+          `SELECT pg_size_bytes(current_setting('maintenance_work_mem')) / 1024 AS kb`,
+        );
+        return Number(rows[0]!.kb);
+      });
+    // An empty chunk table: the floor (16 MB), not the 512 MB whose shared segment took ~1 s to set up.
+    await enableDocumentChunking(db, {
+      table: 'notes',
+      column: 'body',
+      provider: 'hash',
+      dimensions: 768,
+      deferIndexRows: 0,
+    });
+    expect(await sized('notes')).toBe(16_384);
+    // 5,000 chunks of 768 dimensions: 2 × (3,072 + 800) bytes each, a quarter more, plus 8 MB. (Not on
+    // PGlite, whose WebAssembly HNSW build of them alone outlasts the test's timeout.)
+    if (kind === 'pglite') return;
+    await db.exec(`CREATE TABLE more (id int PRIMARY KEY, body text)`);
+    await enableDocumentChunking(db, {
+      table: 'more',
+      column: 'body',
+      provider: 'hash',
+      dimensions: 768,
+      deferIndexRows: 0,
+    });
+    await db.query(
+      `INSERT INTO more_chunks (doc_id, chunk_index, content, token_count, start_char, end_char, embedding, model, content_hash)
+       SELECT i, 0, 'x', 1, 0, 1, array_fill(0.5, ARRAY[768])::vector, 'hash-v1', 'h' || i FROM generate_series(1, 5000) i`,
+    );
+    expect(await sized('more')).toBe(8_192 + Math.floor((5_000 * 2 * (4 * 768 + 800) * 5) / 4 / 1024));
+  }, 120_000);
+
   it('refuses a defer_index_chunks setting that is not a number of chunks, naming it', async () => {
     const { db } = backend;
     await db.exec(`CREATE TABLE notes (id int PRIMARY KEY, body text)`);
