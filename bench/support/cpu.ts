@@ -28,7 +28,7 @@ export interface CpuPerItem {
 const TICK_US = 10_000; // USER_HZ = 100 on Linux
 
 /** utime + stime (+ the reaped children's cutime + cstime) of one process, in µs. */
-function processCpuUs(pid: number, withChildren: boolean): number {
+export function processCpuUs(pid: number, withChildren: boolean): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat
     .slice(stat.lastIndexOf(')') + 2)

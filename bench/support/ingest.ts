@@ -18,7 +18,7 @@ export interface IngestSettings {
   words: number;
   chunkSize: number;
   chunkOverlap: number;
-  /** Below the backlog: indexes are built after draining; above it: created up front (live). */
+  /** At most the expected chunks: indexes are built after draining; above them: created up front (live). */
   deferIndexRows: number;
   concurrency: number;
   batchSize?: number;

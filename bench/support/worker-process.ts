@@ -1,7 +1,8 @@
 /**
  * A pgembed worker in its own process, for benchmarks whose measuring loop must not share a
  * JavaScript thread with the worker's chunking and hashing (that would stall the measurement, not
- * the database). Prints `ready` once started and `idle` each time it goes idle; stops on SIGTERM.
+ * the database). Prints `ready` once started, `idle` each time it goes idle and `index-built <ms>`
+ * after building a pipeline's deferred indexes; stops on SIGTERM.
  *
  *   node --import tsx bench/support/worker-process.ts <database url> [concurrency]
  */
@@ -17,6 +18,9 @@ const db = createPostgresDatabase({
 });
 const worker = await startWorker({ db, concurrency: Number(concurrency) });
 worker.events.on('worker:idle', () => process.stdout.write('idle\n'));
+worker.events.on('index:built', (event) =>
+  process.stdout.write(`index-built ${event.durationMs.toFixed(1)}\n`),
+);
 worker.events.on('error', (event) => process.stderr.write(`worker error: ${event.message}\n`));
 process.stdout.write('ready\n');
 process.once('SIGTERM', async () => {

@@ -22,7 +22,10 @@ export interface EnableOptions {
   /** Name of the environment variable holding the provider's API key. */
   apiKeyEnv?: string;
   baseUrl?: string;
-  /** Backfills of at least this many rows build the vector index after draining. */
+  /**
+   * A backfill expected to write at least this many chunk rows is written without the vector and
+   * full-text indexes, which are built once it drains. Default: the `defer_index_chunks` setting.
+   */
   deferIndexRows?: number;
   maxAttempts?: number;
   backfill?: boolean;
@@ -77,7 +80,11 @@ export interface EnableResult {
   chunk_size: number;
   chunk_overlap: number;
   chunk_options: Record<string, unknown>;
+  /** Documents queued by the backfill. */
   queued: number;
+  /** Chunks the backfill is expected to write (content bytes / 4 per token over the chunk size); 0 without backfill. */
+  expected_chunks: number;
+  /** `deferred`: the backfill writes without indexes, built once it drains. */
   index_state: 'live' | 'deferred';
 }
 
