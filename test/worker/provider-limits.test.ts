@@ -168,8 +168,7 @@ describe.each(BACKENDS)('provider limits through a worker on %s', (kind) => {
     }
   });
 
-  it('cohere: 250 chunks go out as requests of at most 96 texts, with no empty text', async () => {
-    await table(260, (i) => (i % 26 === 0 ? '   ' : `note ${i}: ${words(i, 20)}`));
+  async function coherePipeline() {
     cohere = await startCohereEmulator();
     await enableDocumentChunking(backend.db, {
       table: 'docs',
@@ -183,11 +182,44 @@ describe.each(BACKENDS)('provider limits through a worker on %s', (kind) => {
       apiKeyEnv: 'PGEMBED_TEST_COHERE_KEY',
       maxAttempts: 1,
     });
+  }
+  const cohereVector = (text: string) => hashEmbedding(text, 256, COHERE_EMULATOR_VECTORS);
+
+  it('cohere: 250 chunks go out as requests of at most 96 texts, with no empty text', async () => {
+    await table(260, (i) => (i % 26 === 0 ? '   ' : `note ${i}: ${words(i, 20)}`));
+    await coherePipeline();
     await drain();
-    await expectAllEmbedded((text) => hashEmbedding(text, 256, COHERE_EMULATOR_VECTORS));
+    await expectAllEmbedded(cohereVector);
     expect(await chunks()).toBe(250);
-    expect(cohere.refused).toBe(0);
-    expect(Math.max(...cohere.log.map((request) => request.texts))).toBe(COHERE_MAX_TEXTS);
-    expect(cohere.log.reduce((sum, request) => sum + request.texts, 0)).toBe(250);
+    expect(cohere!.refused).toBe(0);
+    expect(Math.max(...cohere!.log.map((request) => request.texts))).toBe(COHERE_MAX_TEXTS);
+    expect(cohere!.log.reduce((sum, request) => sum + request.texts, 0)).toBe(250);
+  });
+
+  it('cohere: header-less 429s get 3 in-process retries, then a reschedule that charges no attempt', async () => {
+    await table(50, (i) => `note ${i}: ${words(i, 20)}`);
+    await coherePipeline();
+    // A whole call's budget (1 + 3 inline retries) and the first request of the next call.
+    cohere!.rateLimitNext = 5;
+    await drain();
+    // maxAttempts is 1: had the 429s been charged, the jobs would have failed.
+    const { rows } = await backend.db.query(`SELECT status FROM pgembed.queue`);
+    expect(rows).toEqual([]);
+    const report = await checkInvariants(backend.db, 'docs', { embed: cohereVector });
+    expect(report).toMatchObject({ stale: [], lost: 0, wrongVectors: 0, processing: 0 });
+    // Then successes only (the requeued jobs may come due in more than one claim: their delays are
+    // jittered one by one), which embed the 50 texts.
+    const statuses = cohere!.log.map((request) => request.status);
+    expect(statuses.slice(0, 5)).toEqual([429, 429, 429, 429, 429]);
+    expect(new Set(statuses.slice(5))).toEqual(new Set([200]));
+    expect(cohere!.log.reduce((sum, request) => sum + request.texts, 0)).toBe(50);
+    const { rows: errors } = await backend.db.query<{ code: string; message: string }>(
+      `SELECT DISTINCT code, message FROM pgembed.errors`,
+    );
+    expect(errors).toHaveLength(1);
+    expect(errors[0]!.code).toBe('PROVIDER_RATE_LIMITED');
+    expect(errors[0]!.message).toMatch(
+      /rate-limited embed-v4\.0 \(HTTP 429: You are past the per minute request limit, please wait and try again later\.\) \(will retry in .*, no attempt charged\)$/,
+    );
   });
 });

@@ -7,7 +7,9 @@
  * - an empty text: 400 "invalid request: inputs contains an element that is the empty string at index I";
  * - no `input_type`: 400 "invalid request: valid input_type must be provided with the provided model";
  * - no `embedding_types`: 400 "embedding_types parameter is required";
- * - a wrong key: 401 "invalid api token".
+ * - a wrong key: 401 "invalid api token";
+ * - while `rateLimitNext` is above 0: 429 "You are past the per minute request limit, please wait and
+ *   try again later." with no headers at all (Cohere documents none).
  * Vectors are the hash provider's vectors of each text, so a test can check every stored embedding.
  */
 import { once } from 'node:events';
@@ -32,12 +34,15 @@ export interface CohereEmulator {
   log: { texts: number; status: number; message?: string }[];
   /** Requests answered with 400 or 401. */
   readonly refused: number;
+  /** Answer this many of the next requests with a header-less 429. */
+  rateLimitNext: number;
   close(): Promise<void>;
 }
 
 export async function startCohereEmulator(): Promise<CohereEmulator> {
   const log: CohereEmulator['log'] = [];
   let refused = 0;
+  const state = { rateLimitNext: 0 };
   const server: Server = createServer(async (req, res) => {
     const parts: Buffer[] = [];
     for await (const part of req) parts.push(part as Buffer);
@@ -56,6 +61,13 @@ export async function startCohereEmulator(): Promise<CohereEmulator> {
     if (req.method !== 'POST' || req.url !== '/v2/embed') return send(404, { message: '404 page not found' });
     if (req.headers.authorization !== `Bearer ${COHERE_EMULATOR_KEY}`)
       return refuse(401, 'invalid api token');
+    if (state.rateLimitNext > 0) {
+      state.rateLimitNext--;
+      return send(429, {
+        id: 'b7c1a0de-0000-4000-8000-000000000001',
+        message: 'You are past the per minute request limit, please wait and try again later.',
+      });
+    }
     let body: Record<string, unknown>;
     try {
       body = JSON.parse(Buffer.concat(parts).toString('utf8'));
@@ -107,6 +119,12 @@ export async function startCohereEmulator(): Promise<CohereEmulator> {
     log,
     get refused() {
       return refused;
+    },
+    get rateLimitNext() {
+      return state.rateLimitNext;
+    },
+    set rateLimitNext(value: number) {
+      state.rateLimitNext = value;
     },
     async close() {
       server.closeAllConnections();
