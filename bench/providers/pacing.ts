@@ -70,7 +70,6 @@ async function emulator(): Promise<OpenAIEmulator> {
     delayMs: LATENCY_MS,
     limits: {
       ...LIMITS,
-      countTokens: (text) => cl100k.count(text),
       defaultDimensions: DIMENSIONS,
       startEmpty: true,
     },

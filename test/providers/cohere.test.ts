@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { createCohereProvider } from '../../src/providers/cohere.js';
 import { createProvider } from '../../src/providers/index.js';
 import { KEY, runContract } from './support/contract.js';
-import { sendJson, vectorFor } from './support/server.js';
+import { caught, sendJson, vectorFor } from './support/server.js';
 
 const env = { CO_API_KEY: KEY };
 const make = (url: string, options: { dimensions?: number; timeoutMs?: number } = {}) =>
@@ -71,6 +71,33 @@ describe('cohere provider', () => {
       'Environment variable CO_API_KEY is not set',
     );
   });
+
+  // https://docs.cohere.com/reference/errors documents 402 with these two messages; 498 is what
+  // Cohere's API definition (and the SDKs generated from it) calls InvalidTokenError.
+  it.each([
+    [
+      402,
+      'Please add or update your payment method at https://dashboard.cohere.com/billing?tab=payment to continue',
+    ],
+    [
+      402,
+      'Maximum billing reached for this API key as set in your dashboard, please go to https://dashboard.cohere.com/billing?tab=payment to increase your maximum amount to continue using this API key. Your billing capacity will reset at the beginning of next month.',
+    ],
+    [498, 'invalid api token'],
+  ])(
+    '%i → PROVIDER_AUTH, configuration (the pipeline pauses; waiting will not help)',
+    async (status, message) => {
+      server().handle((_request, res) => sendJson(res, status, { id: 'err-2', message }));
+      const error = await caught(make(server().url).embed(['x'], { inputType: 'document' }));
+      expect(error).toMatchObject({ code: 'PROVIDER_AUTH', kind: 'configuration' });
+      expect(error.retryAfterSeconds).toBeUndefined();
+      expect(error.message).toContain(`HTTP ${status}: ${message.slice(0, 60)}`);
+      expect(error.message).toContain('CO_API_KEY');
+      expect(error.message).toMatch(/check the key and billing$/);
+      // One request: neither is retried in-process.
+      expect(server().received).toHaveLength(1);
+    },
+  );
 
   it('refuses more than 96 texts in one call', async () => {
     const texts = Array.from({ length: 97 }, (_, i) => `t${i}`);

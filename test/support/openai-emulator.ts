@@ -2,14 +2,43 @@
  * A local server speaking OpenAI's embeddings API (POST /v1/embeddings, base64 or float vectors,
  * `usage`, error bodies), for tests that run real worker processes against it. Vectors are the
  * hash provider's vectors of each input, so a test can check every stored embedding.
+ *
+ * It refuses what OpenAI refuses, with OpenAI's own 400 bodies (as its API reference and the
+ * answers quoted in public bug reports show them), so batching is tested against a server that
+ * says no:
+ * - an empty string anywhere in `input`, an empty array, or more than 2,048 inputs:
+ *   "'$.input' is invalid. Please check the API reference: …";
+ * - an input over 8,192 cl100k_base tokens: "This model's maximum context length is 8192 tokens,
+ *   however you requested N tokens …";
+ * - more than 300,000 tokens in one request, all inputs together: "Requested N tokens, max 300000
+ *   tokens per request" (type and code `max_tokens_per_request`);
+ * - `dimensions` sent to text-embedding-ada-002: "This model does not support specifying dimensions.";
+ * - a model it does not serve: 404 `model_not_found`.
+ * These checks come before rate limiting: a refused request uses none of the key's quota.
  */
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tiktokenTokenizer } from '../../src/chunking/tokenizers.js';
 import { hashEmbedding } from '../../src/providers/hash.js';
 
 export const EMULATOR_KEY = 'sk-emulator-test-key-0123456789';
 export const EMULATOR_MODEL = 'hash-v1';
+
+/** OpenAI's documented limits, all three embedding models. */
+export const OPENAI_LIMITS = { maxInputs: 2048, maxInputTokens: 8192, maxRequestTokens: 300_000 } as const;
+
+/** The models it serves: native size, and whether `dimensions` may shorten it. */
+const MODELS: Readonly<Record<string, { dimensions: number; shortens: boolean }>> = {
+  'text-embedding-3-small': { dimensions: 1536, shortens: true },
+  'text-embedding-3-large': { dimensions: 3072, shortens: true },
+  'text-embedding-ada-002': { dimensions: 1536, shortens: false },
+};
+
+const INVALID_INPUT =
+  "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference.";
+
+const cl100k = tiktokenTokenizer('cl100k_base');
 
 export type Fault =
   | 'server_error'
@@ -28,9 +57,7 @@ export type Fault =
 export interface EmulatorLimits {
   requestsPerMinute: number;
   tokensPerMinute: number;
-  /** Tokens of one input as the server counts them. Default: ceil(length / 4). */
-  countTokens?: (text: string) => number;
-  /** Embedding size when the request has no `dimensions`. Default 1536. */
+  /** Embedding size when the request has no `dimensions`. Default: the model's native size. */
   defaultDimensions?: number;
   /**
    * Start with empty buckets (a key that has been busy for a while) instead of full ones (a fresh
@@ -39,8 +66,24 @@ export interface EmulatorLimits {
   startEmpty?: boolean;
 }
 
+/** One request the server answered (after the key check), in arrival order. */
+export interface EmulatorRequest {
+  inputs: number;
+  /** cl100k_base tokens of all inputs together. */
+  tokens: number;
+  /** Tokens of the longest input. */
+  maxInputTokens: number;
+  status: number;
+  /** The error message of a non-200 answer. */
+  error?: string;
+}
+
 export interface OpenAIEmulator {
   baseUrl: string;
+  /** Every request answered, with its size and outcome. */
+  log: EmulatorRequest[];
+  /** Requests refused with 400 for breaking one of OpenAI's limits. */
+  readonly refused: number;
   /** How many times each input text was embedded. */
   counts: Map<string, number>;
   requests: number;
@@ -67,6 +110,8 @@ export async function startOpenAIEmulator(
   options: { delayMs?: number; limits?: EmulatorLimits } = {},
 ): Promise<OpenAIEmulator> {
   const state = {
+    log: [] as EmulatorRequest[],
+    refused: 0,
     counts: new Map<string, number>(),
     requests: 0,
     delayMs: options.delayMs ?? 0,
@@ -78,7 +123,8 @@ export async function startOpenAIEmulator(
     lastAnsweredAt: 0,
   };
   const limits = options.limits;
-  const countTokens = limits?.countTokens ?? ((text: string) => Math.ceil(text.length / 4));
+  // OpenAI counts in cl100k_base, the tokenizer of all three of its embedding models.
+  const countTokens = (text: string) => cl100k.count(text);
   const buckets = limits
     ? limits.startEmpty
       ? { requests: 0, tokens: 0, at: performance.now() }
@@ -119,7 +165,13 @@ export async function startOpenAIEmulator(
   const server: Server = createServer(async (req, res) => {
     const body: Buffer[] = [];
     for await (const part of req) body.push(part as Buffer);
+    let entry: EmulatorRequest | undefined;
     const send = (status: number, payload: unknown, headers: Record<string, string> = {}) => {
+      if (entry) {
+        entry.status = status;
+        const message = (payload as { error?: { message?: unknown } }).error?.message;
+        if (typeof message === 'string') entry.error = message;
+      }
       res.writeHead(status, { 'content-type': 'application/json', ...headers });
       res.end(JSON.stringify(payload));
     };
@@ -147,14 +199,66 @@ export async function startOpenAIEmulator(
         },
       });
     }
-    const request = JSON.parse(Buffer.concat(body).toString('utf8')) as {
-      input: string[];
-      model: string;
-      dimensions?: number;
-      encoding_format?: string;
-    };
+    let request: { input: unknown; model: unknown; dimensions?: unknown; encoding_format?: string };
+    try {
+      request = JSON.parse(Buffer.concat(body).toString('utf8'));
+    } catch {
+      return send(400, {
+        error: {
+          message: 'We could not parse the JSON body of your request.',
+          type: 'invalid_request_error',
+          param: null,
+          code: null,
+        },
+      });
+    }
     state.requests++;
-    const tokens = request.input.reduce((n, text) => n + countTokens(text), 0);
+    // `input` is a string or an array of strings (token arrays, which pgembed never sends, aside).
+    const input = typeof request.input === 'string' ? [request.input] : request.input;
+    const texts = Array.isArray(input) && input.every((text) => typeof text === 'string') ? input : [];
+    const perInput = texts.map(countTokens);
+    const tokens = perInput.reduce((n, count) => n + count, 0);
+    entry = { inputs: texts.length, tokens, maxInputTokens: Math.max(0, ...perInput), status: 200 };
+    state.log.push(entry);
+    const refuse = (status: number, message: string, type: string, code: string | null) => {
+      state.refused++;
+      return send(status, { error: { message, type, param: null, code } });
+    };
+    const model = typeof request.model === 'string' ? request.model : '';
+    const known = Object.hasOwn(MODELS, model) ? MODELS[model] : undefined;
+    if (!known) {
+      return send(404, {
+        error: {
+          message: `The model \`${model}\` does not exist or you do not have access to it.`,
+          type: 'invalid_request_error',
+          param: null,
+          code: 'model_not_found',
+        },
+      });
+    }
+    if (texts.length === 0 || texts.length > OPENAI_LIMITS.maxInputs || texts.some((text) => text === '')) {
+      return refuse(400, INVALID_INPUT, 'invalid_request_error', null);
+    }
+    if (request.dimensions !== undefined && !known.shortens) {
+      return refuse(400, 'This model does not support specifying dimensions.', 'invalid_request_error', null);
+    }
+    const longest = Math.max(0, ...perInput);
+    if (longest > OPENAI_LIMITS.maxInputTokens) {
+      return refuse(
+        400,
+        `This model's maximum context length is ${OPENAI_LIMITS.maxInputTokens} tokens, however you requested ${longest} tokens (${longest} in your prompt; 0 for the completion). Please reduce your prompt; or completion length.`,
+        'invalid_request_error',
+        null,
+      );
+    }
+    if (tokens > OPENAI_LIMITS.maxRequestTokens) {
+      return refuse(
+        400,
+        `Requested ${tokens} tokens, max ${OPENAI_LIMITS.maxRequestTokens} tokens per request`,
+        'max_tokens_per_request',
+        'max_tokens_per_request',
+      );
+    }
     const admitted = admit(tokens);
     if (admitted.waitSeconds !== undefined) {
       state.rateLimited++;
@@ -162,7 +266,7 @@ export async function startOpenAIEmulator(
         429,
         {
           error: {
-            message: `Rate limit reached for ${request.model} on tokens per min (TPM). Please try again in ${admitted.waitSeconds.toFixed(3)}s.`,
+            message: `Rate limit reached for ${model} on tokens per min (TPM). Please try again in ${admitted.waitSeconds.toFixed(3)}s.`,
             type: 'tokens',
             param: null,
             code: 'rate_limit_exceeded',
@@ -191,7 +295,7 @@ export async function startOpenAIEmulator(
     if (state.fault === 'server_error') {
       return send(500, {
         error: {
-          message: `The server had an error while processing your request (authorization: ${req.headers.authorization}, input: ${JSON.stringify(request.input)}).`,
+          message: `The server had an error while processing your request (authorization: ${req.headers.authorization}, input: ${JSON.stringify(texts)}).`,
           type: 'server_error',
           param: null,
           code: null,
@@ -213,11 +317,11 @@ export async function startOpenAIEmulator(
         { 'retry-after': state.retryAfter },
       );
     }
-    const poisoned = state.poison && request.input.find((text) => text.includes(state.poison!));
+    const poisoned = state.poison && texts.find((text) => text.includes(state.poison!));
     if (state.fault === 'bad_request' || poisoned) {
       return send(400, {
         error: {
-          message: `This model's maximum context length is 8192 tokens. Input: ${JSON.stringify(poisoned || request.input[0])}`,
+          message: `This model's maximum context length is 8192 tokens. Input: ${JSON.stringify(poisoned || texts[0])}`,
           type: 'invalid_request_error',
           param: 'input',
           code: null,
@@ -225,9 +329,10 @@ export async function startOpenAIEmulator(
       });
     }
     const dims =
-      (request.dimensions ?? limits?.defaultDimensions ?? 1536) +
-      (state.fault === 'wrong_dimensions' ? 1 : 0);
-    const data = request.input.map((text, index) => {
+      (typeof request.dimensions === 'number'
+        ? request.dimensions
+        : (limits?.defaultDimensions ?? known.dimensions)) + (state.fault === 'wrong_dimensions' ? 1 : 0);
+    const data = texts.map((text, index) => {
       state.counts.set(text, (state.counts.get(text) ?? 0) + 1);
       const vector = hashEmbedding(text, dims, EMULATOR_MODEL);
       const embedding =
@@ -243,7 +348,7 @@ export async function startOpenAIEmulator(
       {
         object: 'list',
         data,
-        model: request.model,
+        model,
         usage: { prompt_tokens: tokens, total_tokens: tokens },
       },
       admitted.headers,
@@ -255,6 +360,12 @@ export async function startOpenAIEmulator(
     baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`,
     get counts() {
       return state.counts;
+    },
+    get log() {
+      return state.log;
+    },
+    get refused() {
+      return state.refused;
     },
     get requests() {
       return state.requests;

@@ -1,7 +1,8 @@
 /**
  * The failure contract every HTTP provider honours, run against its own wire format: 401 →
  * PROVIDER_AUTH (configuration), 429 with a long Retry-After → PROVIDER_RATE_LIMITED carrying it, a
- * short one waited out in-process, 500 → PROVIDER_UNAVAILABLE, a hung server → PROVIDER_TIMEOUT,
+ * short one waited out in-process, a 429 with no headers at all (Cohere, Voyage and Ollama document
+ * none) waited out as 1 s, at most 3 inline retries before the error goes to the worker, 500 → PROVIDER_UNAVAILABLE, a hung server → PROVIDER_TIMEOUT,
  * malformed JSON → PROVIDER_BAD_RESPONSE, the wrong dimension → DIMENSION_MISMATCH, a refused
  * connection → PROVIDER_UNAVAILABLE; messages never carry the key (nor any 6 characters of it) or
  * the inputs, even when the server quotes both back.
@@ -104,6 +105,48 @@ export function runContract(spec: ContractSpec): { server: () => TestServer } {
       expect(vectors).toHaveLength(1);
       expect(calls).toBe(2);
       expect(performance.now() - began).toBeGreaterThanOrEqual(140);
+    });
+
+    it('429 with no headers at all is waited out in-process as 1 s, then succeeds', async () => {
+      let calls = 0;
+      server.handle((request, res) => {
+        calls++;
+        if (calls === 1) sendJson(res, 429, spec.error(429, 'slow down'));
+        else answer()(request, res);
+      });
+      const began = performance.now();
+      const vectors = await spec.make(server.url).embed(['x'], { inputType: 'document' });
+      expect(vectors).toHaveLength(1);
+      expect(calls).toBe(2);
+      expect(performance.now() - began).toBeGreaterThanOrEqual(950);
+    });
+
+    it('429s without headers: 3 inline retries, 1 s apart, then PROVIDER_RATE_LIMITED for the worker', async () => {
+      server.handle((_request, res) => sendJson(res, 429, spec.error(429, 'too many requests, slow down')));
+      const began = performance.now();
+      const error = await caught(spec.make(server.url).embed([SECRET_INPUT], { inputType: 'document' }));
+      // One request and the in-process budget of 3 retries: the call stops, it does not spin.
+      expect(server.received).toHaveLength(4);
+      expect(performance.now() - began).toBeGreaterThanOrEqual(2_900);
+      expect(error).toMatchObject({ code: 'PROVIDER_RATE_LIMITED', kind: 'retriable' });
+      // No wait was given, so none is claimed: the worker's own backoff decides.
+      expect(error.retryAfterSeconds).toBeUndefined();
+      expect(error.message).toMatch(/rate-limited .*\(HTTP 429: too many requests, slow down\)/);
+      expect(error.message).not.toMatch(/will retry/);
+      expectNothingLeaked(error);
+    });
+
+    it('short Retry-Afters every time: the same budget of 3 inline retries, then the wait is passed on', async () => {
+      server.handle((_request, res) =>
+        sendJson(res, 429, spec.error(429, 'slow down'), { 'retry-after-ms': '50' }),
+      );
+      const error = await caught(spec.make(server.url).embed(['x'], { inputType: 'document' }));
+      expect(server.received).toHaveLength(4);
+      expect(error).toMatchObject({
+        code: 'PROVIDER_RATE_LIMITED',
+        kind: 'retriable',
+        retryAfterSeconds: 0.05,
+      });
     });
 
     it('500 → PROVIDER_UNAVAILABLE, retriable', async () => {
