@@ -11,8 +11,11 @@
 -- 2. Bounded matches. However cheap one rank is, a query word that occurs in a quarter of the corpus
 --    makes every search rank a quarter of the corpus. pgembed._rarest_lexemes keeps at most 16 query
 --    words (the rarest, by the column's statistics: long pasted text), and its any-word fallback ORs
---    only the rarest of them until about 1,000 chunks are expected to match; each ranking then reads
---    at most 1,000 matching chunks. Tables that small are unaffected.
+--    only the rarest of them until about 400 chunks are expected to match; each ranking then reads
+--    at most 10 × its window of matching chunks (400 for k = 10). Tables that small are unaffected.
+--    The any-word matches are ranked by ts_rank, not ts_rank_cd: with an OR of a question's words
+--    ts_rank_cd cost 60 µs per chunk (16 words) against 6 µs, and the evaluation in
+--    bench/retrieval gives the same numbers with either (docs/search.md).
 -- 3. The vector index. The planner does not count the TOAST reads of a sequential scan (vectors of
 --    768 dimensions are stored out of line), so once a chunk table of a few thousand rows is
 --    analysed it prefers Seq Scan + Sort to the HNSW index: 64 ms instead of 2.4 ms on 2,290 chunks
@@ -115,11 +118,10 @@ BEGIN
     WHERE c.oid = chunk_table
   ), l AS (
     SELECT t.lexeme, t.positions[1] AS pos,
-           coalesce(e.freq,
+           coalesce(st.freqs[array_position(st.elems, t.lexeme)],
                     -- The last three frequencies are the minimum, the maximum and the null fraction.
-                    (SELECT st.freqs[cardinality(st.elems) + 1] / 2 FROM st), 0)::float8 AS freq
-    FROM unnest(to_tsvector(config, query_text)) t
-    LEFT JOIN (SELECT e.elem, e.freq FROM st, unnest(st.elems, st.freqs) AS e(elem, freq)) e ON e.elem = t.lexeme
+                    st.freqs[cardinality(st.elems) + 1] / 2, 0)::float8 AS freq
+    FROM st, unnest(to_tsvector(config, query_text)) t
   )
   SELECT count(*)::int, (SELECT st.reltuples FROM st),
          (array_agg(l.lexeme ORDER BY l.freq, l.pos, l.lexeme))[1:16],
@@ -152,14 +154,14 @@ $$;
 
 -- The any-word fallback of a hybrid search (NULLs when the text has no lexemes, or for text_match
 -- 'all'): any_q, what it matches: any of the rarest lexemes, taken rarest first while the chunks
--- expected to match stay within 1,000, and at least the rarest one (all of them on a table of 1,000
+-- expected to match stay within 400, and at least the rarest one (all of them on a table of 400
 -- chunks or fewer, or without statistics); rank_q, what those matches are ranked by: any of the
 -- (at most 16) rarest lexemes. The statistics are read only when a search needs this fallback.
 CREATE FUNCTION pgembed._any_word_queries(chunk_table regclass, config regconfig, query_text text, text_match text,
   OUT any_q tsquery, OUT rank_q tsquery)
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
-  budget constant float8 := 1000;
+  budget constant float8 := 400;
   r record;
   total float8 := 0;
   chosen int := 0;
@@ -189,8 +191,9 @@ $$;
 -- $1 vector, $2 window, $3 metadata, $4 source, $5 tenant, $6 query text, $7 text_match, $8 rrf_k,
 -- $9 vector weight, $10 text weight, $11 min_score, $12 k, $13 fallback weight. The full-text queries
 -- come from the text (pgembed._all_words_query, pgembed._any_word_queries: once per statement, the
--- second only when no chunk has every word); each ranking reads at most 1,000
--- matching chunks (in the table's order) and ranks them by the stored content_tsv. The any-word
+-- second only when no chunk has every word); each ranking reads at most 10 × the window of matching
+-- chunks (in the table's order) and ranks them by the stored content_tsv: all-words matches by
+-- ts_rank_cd, any-word matches by ts_rank (see the top of this file). The any-word
 -- ranking runs only when no chunk has every word, so it need not exclude all-words matches.
 CREATE FUNCTION pgembed._hybrid_fused_sql(p pgembed.pipelines, from_sql text) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$
@@ -205,12 +208,12 @@ LANGUAGE sql IMMUTABLE AS $$
       SELECT v.id, v.distance, row_number() OVER (ORDER BY v.distance, v.id) AS r FROM v
     ), ta AS MATERIALIZED (
       SELECT m.id, ts_rank_cd(m.content_tsv, (SELECT qa.all_q FROM qa)) AS rank
-      FROM (SELECT c.id, c.content_tsv %2$s AND c.content_tsv @@ (SELECT qa.all_q FROM qa) LIMIT 1000) m
+      FROM (SELECT c.id, c.content_tsv %2$s AND c.content_tsv @@ (SELECT qa.all_q FROM qa) LIMIT 10 * $2) m
       ORDER BY 2 DESC, m.id LIMIT $2
     ), tany AS MATERIALIZED (
-      SELECT m.id, ts_rank_cd(m.content_tsv, (SELECT qo.rank_q FROM qo)) AS rank
+      SELECT m.id, ts_rank(m.content_tsv, (SELECT qo.rank_q FROM qo)) AS rank
       FROM (SELECT c.id, c.content_tsv %2$s AND c.content_tsv @@ (SELECT qo.any_q FROM qo) AND NOT EXISTS (SELECT FROM ta)
-            LIMIT 1000) m
+            LIMIT 10 * $2) m
       ORDER BY 2 DESC, m.id LIMIT $2
     ), tr AS (
       SELECT t.id, t.grp, row_number() OVER (ORDER BY t.grp, t.rank DESC, t.id) AS r
