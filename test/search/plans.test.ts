@@ -203,7 +203,7 @@ describe('search plans on postgres', () => {
 
     // Pasted text: 120 distinct words, one chunk's; its 16 rarest must all occur, and they find it.
     const { rows: all } = await db.query<{ terms: number }>(
-      `SELECT (numnode(pgembed._all_words_query('docs_chunks', 'english', $1::text, 'auto')) + 1) / 2 AS terms`,
+      `SELECT (numnode(all_q) + 1) / 2 AS terms FROM pgembed._all_words_query('docs_chunks', 'english', $1::text, 'auto')`,
       [PASSAGE],
     );
     expect(all[0]!.terms).toBe(16);

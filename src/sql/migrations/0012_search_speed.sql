@@ -100,12 +100,13 @@ REVOKE EXECUTE ON FUNCTION pgembed._create_indexes(text) FROM PUBLIC;
 
 -- A query text's distinct lexemes, rarest first (ties: in the order of the text), at most 16, each
 -- with the number of chunks expected to contain it (pg_stats of content_tsv; 0 without statistics),
--- and how many distinct lexemes the text has. 16: a question of 8–20 words has fewer (stop words
+-- and how many distinct lexemes the text has (taken as its tsvector: a long text is parsed once per
+-- search). 16: a question of 8–20 words has fewer (stop words
 -- have none); pasted text has hundreds, and an AND or OR of all of them made the GIN scan and every
 -- rank slow, while its rarest lexemes alone find the same chunks. A lexeme missing from the
 -- statistics' most common elements is rarer than the least common of them: it counts half of that
 -- frequency, as PostgreSQL's own estimate does.
-CREATE FUNCTION pgembed._rarest_lexemes(chunk_table regclass, config regconfig, query_text text,
+CREATE FUNCTION pgembed._rarest_lexemes(chunk_table regclass, query_vector tsvector,
   OUT n_lexemes int, OUT n_rows float8, OUT lexemes text[], OUT expected float8[])
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
@@ -121,7 +122,7 @@ BEGIN
            coalesce(st.freqs[array_position(st.elems, t.lexeme)],
                     -- The last three frequencies are the minimum, the maximum and the null fraction.
                     st.freqs[cardinality(st.elems) + 1] / 2, 0)::float8 AS freq
-    FROM st, unnest(to_tsvector(config, query_text)) t
+    FROM st, unnest(query_vector) t
   )
   SELECT count(*)::int, (SELECT st.reltuples FROM st),
          (array_agg(l.lexeme ORDER BY l.freq, l.pos, l.lexeme))[1:16],
@@ -133,22 +134,26 @@ $$;
 
 -- The all-words query of a hybrid search (NULL when the text has no lexemes, or for text_match
 -- 'any'): websearch_to_tsquery (quotes and -word work), or for text of more than 16 distinct
--- lexemes, every one of its 16 rarest (pgembed._rarest_lexemes).
-CREATE FUNCTION pgembed._all_words_query(chunk_table regclass, config regconfig, query_text text, text_match text)
-RETURNS tsquery
+-- lexemes, every one of its 16 rarest; then also the rarest lexemes (pgembed._rarest_lexemes), which
+-- pgembed._any_word_queries takes instead of looking them up again.
+CREATE FUNCTION pgembed._all_words_query(chunk_table regclass, config regconfig, query_text text, text_match text,
+  OUT all_q tsquery, OUT n_lexemes int, OUT n_rows float8, OUT lexemes text[], OUT expected float8[])
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
-  q tsquery;
+  v tsvector;
 BEGIN
   IF coalesce(btrim(query_text), '') = '' OR text_match NOT IN ('auto', 'all') THEN
-    RETURN NULL;
+    RETURN;
   END IF;
-  IF length(to_tsvector(config, query_text)) <= 16 THEN
-    q := websearch_to_tsquery(config, query_text);
-    RETURN CASE WHEN numnode(q) > 0 THEN q END;
+  v := to_tsvector(config, query_text);
+  IF length(v) <= 16 THEN
+    all_q := websearch_to_tsquery(config, query_text);
+    IF numnode(all_q) = 0 THEN all_q := NULL; END IF;
+    RETURN;
   END IF;
-  RETURN (SELECT array_to_string(ARRAY(SELECT quote_literal(k) FROM unnest(r.lexemes) k), ' & ')::tsquery
-          FROM pgembed._rarest_lexemes(chunk_table, config, query_text) r);
+  SELECT r.n_lexemes, r.n_rows, r.lexemes, r.expected INTO n_lexemes, n_rows, lexemes, expected
+  FROM pgembed._rarest_lexemes(chunk_table, v) r;
+  all_q := array_to_string(ARRAY(SELECT quote_literal(k) FROM unnest(lexemes) k), ' & ')::tsquery;
 END
 $$;
 
@@ -158,7 +163,8 @@ $$;
 -- chunks or fewer, or without statistics); rank_q, what those matches are ranked by: any of the
 -- (at most 16) rarest lexemes. The statistics are read only when a search needs this fallback.
 CREATE FUNCTION pgembed._any_word_queries(chunk_table regclass, config regconfig, query_text text, text_match text,
-  OUT any_q tsquery, OUT rank_q tsquery)
+  known_lexemes int DEFAULT NULL, known_rows float8 DEFAULT NULL, known text[] DEFAULT NULL,
+  known_expected float8[] DEFAULT NULL, OUT any_q tsquery, OUT rank_q tsquery)
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
   budget constant float8 := 400;
@@ -169,7 +175,11 @@ BEGIN
   IF coalesce(btrim(query_text), '') = '' OR text_match NOT IN ('auto', 'any') THEN
     RETURN;
   END IF;
-  SELECT * INTO r FROM pgembed._rarest_lexemes(chunk_table, config, query_text);
+  IF known IS NOT NULL THEN
+    SELECT known_lexemes AS n_lexemes, known_rows AS n_rows, known AS lexemes, known_expected AS expected INTO r;
+  ELSE
+    SELECT * INTO r FROM pgembed._rarest_lexemes(chunk_table, to_tsvector(config, query_text));
+  END IF;
   IF r.n_lexemes = 0 THEN
     RETURN;
   END IF;
@@ -199,9 +209,10 @@ CREATE FUNCTION pgembed._hybrid_fused_sql(p pgembed.pipelines, from_sql text) RE
 LANGUAGE sql IMMUTABLE AS $$
   SELECT format($q$
     WITH qa AS MATERIALIZED (
-      SELECT pgembed._all_words_query(%5$L::regclass, %6$L::regconfig, $6, $7) AS all_q
+      SELECT * FROM pgembed._all_words_query(%5$L::regclass, %6$L::regconfig, $6, $7)
     ), qo AS MATERIALIZED (
-      SELECT * FROM pgembed._any_word_queries(%5$L::regclass, %6$L::regconfig, $6, $7)
+      SELECT o.* FROM qa, pgembed._any_word_queries(%5$L::regclass, %6$L::regconfig, $6, $7, qa.n_lexemes, qa.n_rows,
+                                                    qa.lexemes, qa.expected) o
     ), v AS MATERIALIZED (
       SELECT c.id, (%1$s)::float8 AS distance %2$s AND $1 IS NOT NULL ORDER BY %1$s LIMIT $2
     ), vr AS (
