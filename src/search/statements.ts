@@ -4,10 +4,12 @@ import type { Pipeline } from '../pipelines/pipeline.js';
 
 /**
  * Searches on a server without the SQL functions' fixed cost: the statement `pgembed.search` /
- * `pgembed.hybrid_search` would EXECUTE (`pgembed._search_statement`, migration 0009) is fetched once
- * per pipeline and filter shape, kept as a named prepared statement, and run on the database's
- * private search connections, whose session carries the scan settings (`SessionPool`). Measured in
- * docs/search.md ("Latency at 100,000 chunks").
+ * `pgembed.hybrid_search` would EXECUTE (`pgembed._search_statement`, migrations 0009 and 0012) is
+ * fetched once per pipeline and filter shape, kept as a named prepared statement, and run on the
+ * database's private search connections, whose session carries the scan settings (`SessionPool`),
+ * including `enable_seqscan = off` for unfiltered searches, so that the planner cannot trade the
+ * vector index for a sequential scan it underestimates. Measured in docs/search.md ("Latency at
+ * 100,000 chunks").
  */
 
 export type SearchKind = 'vector' | 'hybrid';
