@@ -392,7 +392,7 @@ $$;
 -- (pgvector's "graph no longer fits" notice: 7.5 kB at 768 dimensions, 13.6 kB at 1,536); a graph
 -- that does not fit is built on disk, several times slower, so the estimate gets a quarter more and
 -- 8 MB, at least 16 MB, at most 512 MB or the server's own setting when that is higher. Otherwise
--- as in 0011.
+-- as in 0012 (the full-text index on the stored content_tsv).
 CREATE OR REPLACE FUNCTION pgembed._create_indexes(pipeline_name text) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -429,8 +429,12 @@ BEGIN
       EXECUTE format('ALTER TABLE %s RESET (parallel_workers)', p.chunk_table);
     END IF;
   END IF;
-  EXECUTE format('CREATE INDEX ON %s USING gin (to_tsvector(%L::regconfig, content))',
-                 p.chunk_table, p.text_search_config::text);
+  IF EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = p.chunk_table AND attname = 'content_tsv' AND NOT attisdropped) THEN
+    EXECUTE format('CREATE INDEX ON %s USING gin (content_tsv)', p.chunk_table);
+  ELSE
+    EXECUTE format('CREATE INDEX ON %s USING gin (to_tsvector(%L::regconfig, content))',
+                   p.chunk_table, p.text_search_config::text);
+  END IF;
   UPDATE pgembed.pipelines SET index_state = 'live' WHERE name = pipeline_name;
 END
 $$;
