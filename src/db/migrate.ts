@@ -89,10 +89,15 @@ export async function migrate(db: Database): Promise<number[]> {
   }
   if (applied.length > 0) {
     // Tables added by an upgrade must reach the least-privilege worker role, when there is one.
-    await db.query(
-      `SELECT pgembed.grant_worker_role() FROM pg_roles WHERE rolname = 'pgembed_worker'
-         AND to_regprocedure('pgembed.grant_worker_role(name)') IS NOT NULL`,
-    );
+    // Under the installers' lock: two racing installers granting on the same objects at once fail
+    // with "tuple concurrently updated".
+    await db.transaction(async (tx) => {
+      await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended('pgembed.migrate', 0))`);
+      await tx.query(
+        `SELECT pgembed.grant_worker_role() FROM pg_roles WHERE rolname = 'pgembed_worker'
+           AND to_regprocedure('pgembed.grant_worker_role(name)') IS NOT NULL`,
+      );
+    });
   }
   return applied;
 }
