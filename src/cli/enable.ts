@@ -58,8 +58,7 @@ export function registerEnable(program: Command): void {
       .requiredOption('--column <name>', 'text column holding each document')
       .option(
         '--strategy <name>',
-        'chunking strategy: token | sentence | semantic | markdown | recursive | hierarchical',
-        'token',
+        'chunking strategy: token | sentence | semantic | markdown | recursive | hierarchical (default markdown)',
       )
       .option(
         '--levels <levels>',
@@ -90,7 +89,7 @@ export function registerEnable(program: Command): void {
       )
       .option(
         '--chunk-size <tokens>',
-        'tokens per chunk (default 400, or the model limit)',
+        'tokens per chunk (default: local models 96, others 400 or the model limit)',
         parseInteger('--chunk-size', 1, 1_000_000),
       )
       .option(
