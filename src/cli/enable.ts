@@ -61,9 +61,10 @@ export function registerEnable(program: Command): void {
       .description('start keeping a table embedded: chunk table, index, triggers, backfill')
       .requiredOption('--column <name>', 'text column holding each document')
       .addOption(
-        new Option('--strategy <name>', 'chunking strategy')
-          .choices([...STRATEGY_NAMES, 'hierarchical'])
-          .default('token'),
+        new Option('--strategy <name>', 'chunking strategy (default markdown)').choices([
+          ...STRATEGY_NAMES,
+          'hierarchical',
+        ]),
       )
       .option(
         '--levels <levels>',
@@ -94,7 +95,7 @@ export function registerEnable(program: Command): void {
       )
       .option(
         '--chunk-size <tokens>',
-        'tokens per chunk (default 400, or the model limit)',
+        'tokens per chunk (default: local models 96, others 400 or the model limit)',
         parseInteger('--chunk-size', 1, 1_000_000),
       )
       .option(

@@ -8,9 +8,11 @@ export interface EnableOptions {
   table: string;
   /** Text column holding each document. */
   column: string;
+  /** Default `markdown` (title and heading path as context; plain text is cut at paragraphs and sentences). */
   chunkStrategy?: string;
-  /** Tokens per chunk; default 400, or the model's input limit when smaller. */
+  /** Tokens per chunk; default the model's (local: 96), else 400, or the model's input limit when smaller. */
   chunkSize?: number;
+  /** Default a sixth of chunkSize, at most the model's default (local: 16), else 50. */
   chunkOverlap?: number;
   chunkTable?: string;
   provider?: string;

@@ -4,7 +4,7 @@ import { createAzureOpenAIProvider } from './azure-openai.js';
 import { cohereModelInfo, createCohereProvider } from './cohere.js';
 import { createHashProvider, HASH_DEFAULT_DIMENSIONS, HASH_MAX_DIMENSIONS } from './hash.js';
 import type { HttpProviderDeps } from './http.js';
-import { createLocalProvider, LOCAL_DIMENSIONS, LOCAL_MODEL } from './local.js';
+import { createLocalProvider, isLocalModel, LOCAL_DIMENSIONS, LOCAL_MODELS } from './local.js';
 import { createOllamaProvider, ollamaModelInfo } from './ollama.js';
 import { createOpenAIProvider, openaiModelDimensions } from './openai.js';
 import type { EmbeddingProvider, ProviderConfig } from './types.js';
@@ -98,11 +98,17 @@ const registry = new Map<string, Factory>([
     'local',
     (config) => {
       only(config, 'local', []);
-      if (config.model !== LOCAL_MODEL) invalid(`local provider supports only model "${LOCAL_MODEL}"`);
-      if (config.dimensions !== undefined && config.dimensions !== LOCAL_DIMENSIONS) {
-        invalid(`dimensions for local ${LOCAL_MODEL} must be ${LOCAL_DIMENSIONS}`);
+      if (!isLocalModel(config.model)) {
+        invalid(
+          `local provider supports only models ${Object.keys(LOCAL_MODELS)
+            .map((m) => `"${m}"`)
+            .join(' and ')}`,
+        );
       }
-      return createLocalProvider();
+      if (config.dimensions !== undefined && config.dimensions !== LOCAL_DIMENSIONS) {
+        invalid(`dimensions for local ${config.model} must be ${LOCAL_DIMENSIONS}`);
+      }
+      return createLocalProvider({ model: config.model });
     },
   ],
   ['openai', (config, deps) => createOpenAIProvider(only(config, 'openai', REMOTE), deps)],
@@ -184,7 +190,7 @@ export function knownDimensions(provider: string, model: string): number | undef
     case 'hash':
       return HASH_DEFAULT_DIMENSIONS;
     case 'local':
-      return model === LOCAL_MODEL ? LOCAL_DIMENSIONS : undefined;
+      return isLocalModel(model) ? LOCAL_DIMENSIONS : undefined;
     case 'openai':
     case 'azure-openai':
       return openaiModelDimensions(model);

@@ -402,7 +402,7 @@ describe.each(BACKENDS)('chunking strategies in pipelines on %s', (kind) => {
     // The local model reads 254 word pieces: the chunks' size is held to that, the sections' is not.
     await expect(
       enable('[{"strategy": "markdown", "chunk_size": 2000}, {"strategy": "semantic", "chunk_size": 400}]'),
-    ).rejects.toThrow(/chunks' chunk_size 400 exceeds the 254 tokens model "all-MiniLM-L6-v2" reads/);
+    ).rejects.toThrow(/chunks' chunk_size 400 exceeds the 254 tokens model "all-MiniLM-L6-v2-int8" reads/);
     await expect(
       db.query(`SELECT pgembed.enable_document_chunking('docs', 'body', chunk_strategy => 'hierarchical')`),
     ).rejects.toThrow(/needs levels/);

