@@ -108,6 +108,13 @@ function decode(text: string): string {
   });
 }
 
+/** An HTML fragment as one line of text: tags removed, entities decoded, whitespace collapsed. */
+export function htmlToText(html: string): string {
+  return decode(html.replace(/<[^>]+>/g, ''))
+    .replace(/[ \t\r\n]+/g, ' ')
+    .trim();
+}
+
 /** The Markdown without its syntax: heading marks, emphasis, code fences and backticks. */
 export function plainText(markdown: string): string {
   return markdown
