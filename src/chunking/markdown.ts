@@ -260,6 +260,7 @@ export const markdownChunker: Chunker = (source, options) => {
   let hardNext = false;
 
   for (const block of blocks) {
+    options.deadline?.check();
     const trimmed = trimSpan(source, block.start, block.end);
     if (!trimmed) continue;
     const base = { ...trimmed, tokens: count(trimmed.start, trimmed.end), level: LEVEL.paragraph };

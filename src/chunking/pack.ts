@@ -164,6 +164,7 @@ function refine(source: string, input: Span[], options: ChunkOptions, contexts: 
   const { chunkSize, tokenizer } = options;
   const spans: Span[] = [];
   const expand = (span: Span) => {
+    options.deadline?.check();
     const limit = span.atomic ? chunkSize : chunkSize - contexts.fullCost(span.section, span.extra);
     if (span.tokens <= Math.max(1, limit)) {
       spans.push(span);
@@ -222,6 +223,7 @@ export function pack(source: string, input: Span[], options: ChunkOptions, setti
   /** First span the next chunk must include: chunks always move forward. */
   let mustInclude = 0;
   while (i < n) {
+    options.deadline?.check();
     // Greedy fill from i by the spans' own counts (plus one token per gap: a newline or space that
     // the separate counts did not see).
     let j = i;

@@ -70,6 +70,8 @@ export interface TokenSegments {
 }
 
 export interface ChunkOptions {
+  /** Stops the chunker once a budget is spent (`chunkingDeadline`); none by default. */
+  deadline?: import('./deadline.js').ChunkDeadline;
   /** Budget per chunk, in tokens. */
   chunkSize: number;
   /** Tokens repeated from the end of the previous chunk. */

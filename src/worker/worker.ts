@@ -305,6 +305,7 @@ class WorkerImpl implements Worker {
         lease,
         events: this.events,
         signal: this.abort.signal,
+        chunkingBudgetMs: this.config.chunkingBudgetMs,
       });
       for (const { job, error } of outcome.unchunkable) await this.fail(pipeline, [job], lease, error);
       this.stats.batches++;
