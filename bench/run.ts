@@ -8,7 +8,14 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const BENCHMARKS = ['ingest.ts', 'ingest-hnsw.ts', 'freshness.ts', 'write-tax.ts', 'write-tax-pgbench.ts'];
+const BENCHMARKS = [
+  'ingest.ts',
+  'ingest-hnsw.ts',
+  'freshness.ts',
+  'write-tax.ts',
+  'write-tax-pgbench.ts',
+  'chunking/scaling.ts',
+];
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const passThrough = process.argv.includes('--quick') ? ['--quick'] : [];
 

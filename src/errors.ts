@@ -21,7 +21,8 @@ export type PgembedErrorCode =
   | 'INPUT_TOO_LONG'
   | 'DIMENSION_MISMATCH'
   | 'DATABASE_UNAVAILABLE'
-  | 'DRAIN_TIMEOUT';
+  | 'DRAIN_TIMEOUT'
+  | 'CHUNKING_TIMEOUT';
 
 /** Whether retrying the same work later can succeed. */
 export type ErrorKind = 'retriable' | 'permanent' | 'configuration';

@@ -4,6 +4,7 @@
  * source offsets.
  */
 import { PgembedError } from '../errors.js';
+import type { ChunkDeadline } from './deadline.js';
 import { chunkHierarchy, type Hierarchy, type HierarchyLevel } from './hierarchical.js';
 import { markdownChunker } from './markdown.js';
 import { recursiveChunker } from './recursive.js';
@@ -13,6 +14,7 @@ import { tokenChunker, validateChunkOptions } from './token.js';
 import { tiktokenTokenizer, wordPieceTokenizer } from './tokenizers.js';
 import type { Chunk, Chunker, ChunkOptions, Tokenizer } from './types.js';
 
+export { type ChunkDeadline, chunkingDeadline } from './deadline.js';
 export type { Hierarchy, HierarchyLevel } from './hierarchical.js';
 export { type Block, markdownChunker, scanBlocks } from './markdown.js';
 export { isGraphemeBreak } from './offsets.js';
@@ -71,6 +73,8 @@ export interface ChunkCallOptions {
   headingSeparator?: string;
   /** Locale for sentence segmentation; default the runtime's. */
   locale?: string;
+  /** Stops chunking with CHUNKING_TIMEOUT once spent: `chunkingDeadline(ms, () => 'my document')`. */
+  deadline?: ChunkDeadline;
 }
 
 const DEFAULTS = {
@@ -152,9 +156,10 @@ function resolveCallOptions(options: ChunkCallOptions): ChunkOptions & { strateg
     );
   }
   const chunkOverlap = options.chunkOverlap ?? Math.min(DEFAULTS.chunkOverlap, chunkSize - 1);
-  const { context, title, headingSeparator, locale } = options;
+  const { context, title, headingSeparator, locale, deadline } = options;
   return {
     strategy,
+    ...(deadline === undefined ? {} : { deadline }),
     chunkSize,
     chunkOverlap,
     tokenizer,

@@ -41,15 +41,41 @@ export interface Block {
 }
 
 const ATX = /^ {0,3}(#{1,6})(?:[ \t]+|$)/;
-const ATX_CLOSE = /(?:^|[ \t]+)#+[ \t]*$/;
 const FENCE = /^ {0,3}(`{3,}|~{3,})/;
 const SETEXT = /^ {0,3}(?:=+|-+)[ \t]*$/;
 const LIST = /^ {0,3}(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)/;
-const TABLE_DELIMITER = /^ {0,3}\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*$/;
+// Written so that no two `[ \t]*` can split one run of blanks between them: the backtracking over
+// all the ways to split it was quadratic in the length of a line of blanks (`|-` then 100,000 spaces).
+const TABLE_DELIMITER = /^ {0,3}\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*(?:\|[ \t]*)?$/;
 const BLANK = /^[ \t]*$/;
 const INDENTED = /^(?: {4}|\t)/;
 const THEMATIC = /^ {0,3}(?:(?:\*[ \t]*){3,}|(?:-[ \t]*){3,}|(?:_[ \t]*){3,})$/;
-const FRONT_TITLE = /^title[ \t]*[:=][ \t]*(.+?)[ \t]*$/m;
+/**
+ * `title: value` in front matter, the value without the blanks around it. Not `(.+?)[ \t]*$`: the lazy
+ * group retried `[ \t]*$` over the whole rest of the line at every character (quadratic in a line of
+ * blanks); the second alternative keeps its one odd case, a value of only blanks, which it captures as
+ * the last blank.
+ */
+const FRONT_TITLE = /^title[ \t]*[:=][ \t]*(.*[^ \t\n\r\u2028\u2029]|[ \t])[ \t]*$/m;
+
+/**
+ * An ATX heading's text without its optional closing sequence (`## Title ##`): what
+ * `text.replace(/(?:^|[ \t]+)#+[ \t]*$/, '')` gives, without that regex's quadratic backtracking over a
+ * long run of blanks that does not end the line.
+ */
+function withoutClosingHashes(text: string): string {
+  const blank = (k: number) => text[k] === ' ' || text[k] === '\t';
+  let end = text.length;
+  while (end > 0 && blank(end - 1)) end--;
+  let hashes = end;
+  while (hashes > 0 && text[hashes - 1] === '#') hashes--;
+  if (hashes === end) return text;
+  if (hashes === 0) return '';
+  if (!blank(hashes - 1)) return text;
+  let start = hashes;
+  while (start > 0 && blank(start - 1)) start--;
+  return text.slice(0, start);
+}
 
 /** The block structure of a Markdown document, in order; blank lines belong to no block. */
 export function scanBlocks(source: string): Block[] {
@@ -99,7 +125,7 @@ export function scanBlocks(source: string): Block[] {
     }
     const atx = ATX.exec(text);
     if (atx) {
-      const title = text.slice(atx[0].length).replace(ATX_CLOSE, '').trim();
+      const title = withoutClosingHashes(text.slice(atx[0].length)).trim();
       push('heading', l, l, { depth: atx[1]!.length, text: title });
       l++;
       continue;
@@ -234,6 +260,7 @@ export const markdownChunker: Chunker = (source, options) => {
   let hardNext = false;
 
   for (const block of blocks) {
+    options.deadline?.check();
     const trimmed = trimSpan(source, block.start, block.end);
     if (!trimmed) continue;
     const base = { ...trimmed, tokens: count(trimmed.start, trimmed.end), level: LEVEL.paragraph };

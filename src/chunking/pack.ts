@@ -164,6 +164,7 @@ function refine(source: string, input: Span[], options: ChunkOptions, contexts: 
   const { chunkSize, tokenizer } = options;
   const spans: Span[] = [];
   const expand = (span: Span) => {
+    options.deadline?.check();
     const limit = span.atomic ? chunkSize : chunkSize - contexts.fullCost(span.section, span.extra);
     if (span.tokens <= Math.max(1, limit)) {
       spans.push(span);
@@ -209,13 +210,20 @@ export function pack(source: string, input: Span[], options: ChunkOptions, setti
   // 1. Refine spans too large for a chunk.
   const spans = refine(source, input, options, contexts);
 
-  // 2. Pack.
+  // 2. Pack. A run longer than this many UTF-16 units has more than chunkSize tokens (each token
+  // covers at most `longestToken` bytes): the greedy fill stops there without the estimates, which do
+  // not see runs of whitespace between spans (the exact check would reject every longer run anyway).
+  const longest = chunkSize * (tokenizer.longestToken ?? Number.POSITIVE_INFINITY);
+  const longestOverlap = chunkOverlap * (tokenizer.longestToken ?? Number.POSITIVE_INFINITY);
+  /** Over budget by more than this, a chunk is not shrunk one span at a time (see below). */
+  const farOver = Math.max(16, Math.floor(chunkSize / 8));
   const chunks: Chunk[] = [];
   let n = spans.length;
   let i = 0;
   /** First span the next chunk must include: chunks always move forward. */
   let mustInclude = 0;
   while (i < n) {
+    options.deadline?.check();
     // Greedy fill from i by the spans' own counts (plus one token per gap: a newline or space that
     // the separate counts did not see).
     let j = i;
@@ -224,6 +232,7 @@ export function pack(source: string, input: Span[], options: ChunkOptions, setti
     while (j + 1 < n) {
       const next = spans[j + 1]!;
       if (next.hard && body) break;
+      if (j >= mustInclude && next.end - spans[i]!.start > longest) break;
       const cost = sum + 1 + next.tokens;
       if (cost + contexts.fullCost(next.section, spans[i]!.extra) > chunkSize) break;
       sum = cost;
@@ -236,11 +245,26 @@ export function pack(source: string, input: Span[], options: ChunkOptions, setti
     // A chunk never ends on a heading when the heading's section could follow it in the same chunk.
     while (j > floor && spans[j]!.heading && !spans[j - 1]!.heading) j--;
 
-    // Exact check, shrinking by whole spans (never below what it must include).
+    // Exact check, shrinking by whole spans (never below what it must include). On ordinary text the
+    // estimates are off by a token or two (at most 4 steps down, measured on this project's docs and
+    // the READMEs in node_modules); between spans separated by long runs of whitespace, which the
+    // estimates do not see, they are off by thousands, and recounting the chunk one span shorter at a
+    // time was quadratic there. So when the chunk is far over budget, or still over it after
+    // SHRINK_STEPS steps, its end is found by galloping instead.
     let chunk: Chunk | undefined;
-    for (;;) {
-      chunk = finish(source, spans, i, j, contexts, settings, counter, chunkSize, chunks.length);
-      if (chunk || j <= floor) break;
+    const make = (end: number) =>
+      finish(source, spans, i, end, contexts, settings, counter, chunkSize, chunks.length);
+    for (let step = 0; ; step++) {
+      const made = make(j);
+      if (typeof made !== 'number') {
+        chunk = made;
+        break;
+      }
+      if (j <= floor) break;
+      if (step === SHRINK_STEPS || (step === 0 && made > chunkSize + farOver)) {
+        ({ chunk, end: j } = gallop(make, floor, j));
+        break;
+      }
       j--;
     }
     if (!chunk && i < mustInclude) {
@@ -270,14 +294,23 @@ export function pack(source: string, input: Span[], options: ChunkOptions, setti
       while (k > i) {
         const candidate = spans[k - 1]!;
         if (candidate.heading || candidate.hard || acc + 1 + candidate.tokens > chunkOverlap) break;
+        if (spans[j]!.end - candidate.start > longestOverlap) break;
         acc += 1 + candidate.tokens;
         k--;
       }
       // Exact check of the overlapping text, dropping spans from its front until it fits (one span's
       // count is already exact).
-      while (k < j && counter.count(spans, k, j) > chunkOverlap) k++;
+      for (let step = 0; k < j && counter.count(spans, k, j) > chunkOverlap; step++) {
+        if (step === SHRINK_STEPS) {
+          k = firstFittingStart(counter, spans, k, j, chunkOverlap);
+          break;
+        }
+        k++;
+      }
       if (
         k <= j &&
+        // Too long to fit with the next span: the next chunk would drop this overlap anyway.
+        spans[j + 1]!.end - spans[k]!.start <= longest &&
         sumTokens(spans, k, j) +
           1 +
           spans[j + 1]!.tokens +
@@ -290,6 +323,68 @@ export function pack(source: string, input: Span[], options: ChunkOptions, setti
     i = next;
   }
   return chunks;
+}
+
+/** Exact checks stepping one span at a time before `gallop`/`firstFittingStart` take over. */
+const SHRINK_STEPS = 8;
+
+/**
+ * The chunk ending at the largest end in [floor, failed) that fits, given that `failed` does not: by
+ * galloping up from the floor, then bisecting, so a chunk costs O(log n) counts of at most twice its
+ * own text. Assumes a shorter run of spans never has more tokens than a longer one from the same start
+ * (true of every tokenizer here but for merges at the very edge, which the exact check still catches).
+ */
+function gallop(
+  make: (end: number) => Chunk | number,
+  floor: number,
+  failed: number,
+): { chunk: Chunk | undefined; end: number } {
+  const first = make(floor);
+  if (typeof first === 'number') return { chunk: undefined, end: floor };
+  let best = first;
+  let lo = floor;
+  let hi = failed;
+  for (let step = 1; lo + step < hi; step *= 2) {
+    const candidate = make(lo + step);
+    if (typeof candidate === 'number') {
+      hi = lo + step;
+      break;
+    }
+    best = candidate;
+    lo += step;
+  }
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >>> 1;
+    const candidate = make(mid);
+    if (typeof candidate === 'number') {
+      hi = mid;
+    } else {
+      best = candidate;
+      lo = mid;
+    }
+  }
+  return { chunk: best, end: lo };
+}
+
+/**
+ * The smallest start in (failed, j) whose run up to j fits `limit` exactly, else j: bisection, for
+ * overlaps whose estimates are far off (the same long runs of whitespace as in `gallop`).
+ */
+function firstFittingStart(
+  counter: SpanCounter,
+  spans: Span[],
+  failed: number,
+  j: number,
+  limit: number,
+): number {
+  let lo = failed;
+  let hi = j;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >>> 1;
+    if (counter.count(spans, mid, j) > limit) lo = mid;
+    else hi = mid;
+  }
+  return hi;
 }
 
 function sumTokens(spans: Span[], from: number, to: number): number {
@@ -317,7 +412,7 @@ function strongestEnd(spans: Span[], i: number, floor: number, j: number, chunkS
   return best;
 }
 
-/** Builds the chunk for spans [i, j], or undefined when its exact count exceeds the budget. */
+/** Builds the chunk for spans [i, j], or gives its exact count when that exceeds the budget. */
 function finish(
   source: string,
   spans: Span[],
@@ -328,7 +423,7 @@ function finish(
   counter: SpanCounter,
   chunkSize: number,
   index: number,
-): Chunk | undefined {
+): Chunk | number {
   const startChar = spans[i]!.start;
   const endChar = spans[j]!.end;
   const content = source.slice(startChar, endChar);
@@ -336,7 +431,7 @@ function finish(
   // of headings without body, and the deepest of those is the body's section.
   const section = spans[j]!.section;
   const tokenCount = counter.count(spans, i, j);
-  if (tokenCount > chunkSize) return undefined;
+  if (tokenCount > chunkSize) return tokenCount;
   const context = contexts.richestFitting(section, spans[i]!.extra, content, tokenCount);
   const chunk: Chunk = { content, index, startChar, endChar, tokenCount };
   if (settings.headingPaths) chunk.headingPath = settings.sections[section]!.path;

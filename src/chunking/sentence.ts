@@ -13,6 +13,7 @@ export function sentenceSpans(source: string, options: ChunkOptions): Span[] {
   const sentences = bySentence(options.locale);
   const spans: Span[] = [];
   for (const paragraph of byParagraph(source, 0, source.length)) {
+    options.deadline?.check();
     let previousEnd = paragraph.start;
     for (const s of sentences(source, paragraph.start, paragraph.end)) {
       const first = s.start === paragraph.start;

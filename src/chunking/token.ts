@@ -73,6 +73,7 @@ export const tokenChunker: Chunker = (source, options) => {
   let first = 0; // first segment of the current window
   let previousLast = -1; // last segment of the previous window
   for (;;) {
+    options.deadline?.check();
     // Every window must end beyond the previous one. When the overlap leaves no room for that on a
     // cluster boundary, the overlap gives way (never the cluster, never the budget).
     const minLast = previousLast + 1;

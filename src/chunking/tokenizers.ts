@@ -10,6 +10,8 @@ import cl100kRanks from 'gpt-tokenizer/bpeRanks/cl100k_base';
 import o200kRanks from 'gpt-tokenizer/bpeRanks/o200k_base';
 import cl100k from 'gpt-tokenizer/encoding/cl100k_base';
 import o200k from 'gpt-tokenizer/encoding/o200k_base';
+import { CL100K_TOKEN_SPLIT_REGEX, O200K_TOKEN_SPLIT_REGEX } from 'gpt-tokenizer/encodingParams/constants';
+import { type LinearBpe, linearBpe, mayHaveLongPreToken } from './bpe.js';
 import { clusterBoundaries, emptySegments, markClusterEnds, pushSegment } from './offsets.js';
 import type { Tokenizer, TokenSegments } from './types.js';
 
@@ -25,9 +27,32 @@ const SPECIALS_AS_TEXT = { disallowedSpecial: new Set<string>() };
 type RankTable = readonly (string | readonly number[])[];
 
 const ENCODINGS = {
-  cl100k_base: { api: cl100k, ranks: cl100kRanks as RankTable },
-  o200k_base: { api: o200k, ranks: o200kRanks as RankTable },
+  cl100k_base: { api: cl100k, ranks: cl100kRanks as RankTable, split: CL100K_TOKEN_SPLIT_REGEX },
+  o200k_base: { api: o200k, ranks: o200kRanks as RankTable, split: O200K_TOKEN_SPLIT_REGEX },
 } as const;
+
+/**
+ * Texts that may hold a pre-token longer than this (UTF-16 units) are encoded by `linearBpe`, whose
+ * merges cost O(m log m) instead of gpt-tokenizer's O(m²) per pre-token of m bytes. 128: at that
+ * length gpt-tokenizer's merge loop costs about what the heap does, and ordinary prose, code and
+ * tables never reach it (words, identifiers and runs of punctuation are far shorter).
+ */
+const LONG_PRE_TOKEN = 128;
+
+/** The longest token of cl100k_base and of o200k_base: 128 spaces (checked against both rank tables in the tests). */
+export const LONGEST_TOKEN_BYTES = 128;
+
+/** One linear encoder per encoding, built on first need (its byte-sequence table takes ~50 ms). */
+const linearEncoders = new Map<TiktokenEncoding, LinearBpe>();
+
+function linearEncoder(encoding: TiktokenEncoding): LinearBpe {
+  let encoder = linearEncoders.get(encoding);
+  if (!encoder) {
+    encoder = linearBpe(ENCODINGS[encoding].ranks, ENCODINGS[encoding].split);
+    linearEncoders.set(encoding, encoder);
+  }
+  return encoder;
+}
 
 const utf8 = new TextEncoder();
 
@@ -42,6 +67,10 @@ const utf8 = new TextEncoder();
  */
 export function tiktokenTokenizer(encoding: TiktokenEncoding): Tokenizer {
   const { api, ranks } = ENCODINGS[encoding];
+  const encode = (text: string): number[] =>
+    mayHaveLongPreToken(text, LONG_PRE_TOKEN)
+      ? linearEncoder(encoding).encode(text)
+      : api.encode(text, SPECIALS_AS_TEXT);
   const segments = (text: string): TokenSegments => {
     const out = emptySegments();
     if (text.length === 0) return out;
@@ -52,7 +81,7 @@ export function tiktokenTokenizer(encoding: TiktokenEncoding): Tokenizer {
     let pending = 0; // continuation bytes still expected for the current code point
     let pendingUnits = 0; // UTF-16 units of that code point
     let carried = 0;
-    for (const token of api.encode(text, SPECIALS_AS_TEXT)) {
+    for (const token of encode(text)) {
       const value = ranks[token];
       carried += 1;
       if (typeof value === 'string' && pending === 0) {
@@ -94,7 +123,13 @@ export function tiktokenTokenizer(encoding: TiktokenEncoding): Tokenizer {
     name: encoding,
     // OpenAI's embedding models read 8,192 tokens per input.
     maxInputTokens: 8192,
-    count: (text) => (text.length === 0 ? 0 : api.countTokens(text, SPECIALS_AS_TEXT)),
+    longestToken: LONGEST_TOKEN_BYTES,
+    count: (text) =>
+      text.length === 0
+        ? 0
+        : mayHaveLongPreToken(text, LONG_PRE_TOKEN)
+          ? linearEncoder(encoding).encode(text).length
+          : api.countTokens(text, SPECIALS_AS_TEXT),
     segments,
     boundaries: (text) => clusterBoundaries(segments(text)),
   };

@@ -32,6 +32,12 @@ export interface Tokenizer {
    * excluded), when known: chunk budgets above it are refused.
    */
   readonly maxInputTokens?: number;
+  /**
+   * The most UTF-8 bytes one token covers, when known (128 for cl100k_base and o200k_base: a run of
+   * spaces). A text of n UTF-16 units has at least n bytes, so at least n / longestToken tokens: the
+   * packer stops growing a chunk past chunkSize × longestToken units without counting it.
+   */
+  readonly longestToken?: number;
   /** Number of tokens of `text` as the model counts them (without special tokens). */
   count(text: string): number;
   /**
@@ -64,6 +70,8 @@ export interface TokenSegments {
 }
 
 export interface ChunkOptions {
+  /** Stops the chunker once a budget is spent (`chunkingDeadline`); none by default. */
+  deadline?: import('./deadline.js').ChunkDeadline;
   /** Budget per chunk, in tokens. */
   chunkSize: number;
   /** Tokens repeated from the end of the previous chunk. */

@@ -45,6 +45,8 @@ export async function processBatch(args: {
   lease: string;
   events: WorkerEvents;
   signal: AbortSignal;
+  /** Budget for chunking each document (WorkerConfig.chunkingBudgetMs). */
+  chunkingBudgetMs?: number;
 }): Promise<BatchOutcome> {
   const { db, pipeline, provider, jobs, lease, events } = args;
   const keys = jobs.map((job) => job.docKey);
@@ -65,10 +67,14 @@ export async function processBatch(args: {
     pipeline,
     docs,
     sentenceEmbedder(provider, pipeline, events, args.signal),
+    args.chunkingBudgetMs,
   );
 
   for (const doc of docs) {
     const key = doc.docKey;
+    // Chunking is synchronous: let due heartbeats run between documents, so a batch of slow ones
+    // blocks the loop for one document's budget at most, never for their sum.
+    await new Promise((resolve) => setImmediate(resolve));
     try {
       const chunked = chunkedOf(doc);
       perDoc.push({ docKey: doc.docKey, chunks: chunked.chunks });

@@ -1,6 +1,8 @@
 import { chunkHierarchy, type HierarchyLevel } from '../chunking/hierarchical.js';
 import {
   type BreakpointPlan,
+  type ChunkDeadline,
+  chunkingDeadline,
   type EmbedTexts,
   embedEach,
   getChunker,
@@ -82,11 +84,12 @@ export interface ChunkedDocument {
   sections: Chunk[] | undefined;
 }
 
-function optionsOf(pipeline: ChunkingSettings, title: string | null | undefined) {
+function optionsOf(pipeline: ChunkingSettings, title: string | null | undefined, deadline?: ChunkDeadline) {
   return {
     tokenizer: tokenizerFor(pipeline.provider, pipeline.model),
     ...strategyOptionsOf(pipeline),
     ...(title ? { title } : {}),
+    ...(deadline ? { deadline } : {}),
   };
 }
 
@@ -101,11 +104,12 @@ export function chunkDocumentWithSections(
   pipeline: ChunkingSettings,
   content: string | null,
   title?: string | null,
+  deadline?: ChunkDeadline,
 ): ChunkedDocument {
   const hierarchical = pipeline.chunkStrategy === 'hierarchical';
   if (content === null || content.trim() === '')
     return { chunks: [], sections: hierarchical ? [] : undefined };
-  const options = optionsOf(pipeline, title);
+  const options = optionsOf(pipeline, title, deadline);
   if (hierarchical) return chunkHierarchy(content, levelsOf(pipeline), options, getChunker);
   if (embeddingBreakpointsOf(pipeline)) {
     throw new PgembedError(
@@ -126,6 +130,26 @@ export interface DocumentToChunk {
   content: string | null;
   title?: string | null;
   override?: ChunkOverride | null;
+  /** Names the document in a CHUNKING_TIMEOUT error. */
+  docKey?: unknown;
+}
+
+/**
+ * A document's chunking budget, started now: CHUNKING_TIMEOUT names the document, its length and
+ * strategy. Undefined when there is no budget.
+ */
+function deadlineFor(
+  doc: DocumentToChunk,
+  settings: ChunkingSettings,
+  budgetMs: number | undefined,
+): ChunkDeadline | undefined {
+  if (budgetMs === undefined || doc.content === null) return undefined;
+  const length = doc.content.length;
+  return chunkingDeadline(
+    budgetMs,
+    () =>
+      `${doc.docKey === undefined ? 'a document' : `document ${String(doc.docKey)}`} (${length.toLocaleString('en-US')} characters, strategy ${settings.chunkStrategy})`,
+  );
 }
 
 /**
@@ -142,6 +166,8 @@ export async function chunkDocuments<D extends DocumentToChunk>(
   pipeline: ChunkingSettings,
   docs: readonly D[],
   embed: EmbedTexts,
+  /** Wall-clock budget per document (`chunkingBudgetMs`); none when undefined. */
+  budgetMs?: number,
 ): Promise<(doc: D) => ChunkedDocument> {
   const plans = new Map<D, BreakpointPlan | { error: unknown }>();
   const texts: string[] = [];
@@ -151,7 +177,7 @@ export async function chunkDocuments<D extends DocumentToChunk>(
     if (!breakpoints || doc.content === null || doc.content.trim() === '') continue;
     try {
       const plan = planEmbeddingBreakpoints(doc.content, {
-        ...optionsOf(settings, doc.title),
+        ...optionsOf(settings, doc.title, deadlineFor(doc, settings, budgetMs)),
         chunkSize: settings.chunkSize,
         chunkOverlap: settings.chunkOverlap,
         ...breakpoints,
@@ -180,8 +206,15 @@ export async function chunkDocuments<D extends DocumentToChunk>(
   }
   return (doc) => {
     const result = chunked.get(doc);
-    if (!result)
-      return chunkDocumentWithSections(withOverride(pipeline, doc.override), doc.content, doc.title);
+    if (!result) {
+      const settings = withOverride(pipeline, doc.override);
+      return chunkDocumentWithSections(
+        settings,
+        doc.content,
+        doc.title,
+        deadlineFor(doc, settings, budgetMs),
+      );
+    }
     if ('error' in result) throw result.error;
     return result;
   };

@@ -26,6 +26,11 @@ export interface WorkerConfig {
    * 1 s: test_provider() callers wait at most about this long plus the probe itself.
    */
   providerTestPollMs: number;
+  /**
+   * How long chunking one document may take (wall clock: chunking is synchronous and blocks the
+   * worker's loop, heartbeats included); a document over it fails with CHUNKING_TIMEOUT.
+   */
+  chunkingBudgetMs: number;
 }
 
 export const workerDefaults = {
@@ -42,6 +47,10 @@ export const workerDefaults = {
   shutdownTimeoutMs: 30_000,
   pipelines: [],
   providerTestPollMs: 1_000,
+  // Replaced by a quarter of leaseMs when not given (15 s for the default lease): ordinary documents
+  // chunk at several MB/s, and a loop blocked that long still renews its leases in time (heartbeats
+  // every third of the lease, so the latest one comes 7/12 of a lease after the previous).
+  chunkingBudgetMs: 0,
 } satisfies WorkerConfig;
 
 const INTEGER_RANGES: Record<Exclude<keyof WorkerConfig, 'pipelines'>, [number, number]> = {
@@ -53,10 +62,13 @@ const INTEGER_RANGES: Record<Exclude<keyof WorkerConfig, 'pipelines'>, [number, 
   maxBackoffMs: [1, 86_400_000],
   shutdownTimeoutMs: [0, 3_600_000],
   providerTestPollMs: [0, 3_600_000],
+  chunkingBudgetMs: [1, 900_000],
 };
 
 export function resolveWorkerConfig(input: Partial<WorkerConfig> = {}): WorkerConfig {
-  const config: WorkerConfig = { ...workerDefaults, ...stripUndefined(input) };
+  const given = stripUndefined(input);
+  const config: WorkerConfig = { ...workerDefaults, ...given };
+  if (given.chunkingBudgetMs === undefined) config.chunkingBudgetMs = Math.floor(config.leaseMs / 4);
   for (const [key, [min, max]] of Object.entries(INTEGER_RANGES)) {
     const value = config[key as keyof typeof INTEGER_RANGES];
     if (!Number.isInteger(value) || value < min || value > max) {
@@ -65,6 +77,12 @@ export function resolveWorkerConfig(input: Partial<WorkerConfig> = {}): WorkerCo
         `${key} must be an integer between ${min} and ${max} (got ${value})`,
       );
     }
+  }
+  if (config.chunkingBudgetMs * 2 > config.leaseMs) {
+    throw new PgembedError(
+      'CONFIG_INVALID',
+      `chunkingBudgetMs must be at most half of leaseMs (got ${config.chunkingBudgetMs} with leaseMs ${config.leaseMs}): chunking blocks the heartbeats that renew the lease`,
+    );
   }
   if (config.maxBackoffMs < config.baseBackoffMs) {
     throw new PgembedError('CONFIG_INVALID', 'maxBackoffMs must be at least baseBackoffMs');

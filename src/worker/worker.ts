@@ -316,6 +316,7 @@ class WorkerImpl implements Worker {
         lease,
         events: this.events,
         signal: this.abort.signal,
+        chunkingBudgetMs: this.config.chunkingBudgetMs,
       });
       // None of our jobs left to complete: they may have gone with their pipeline.
       if (outcome.completed.length === 0 && (await this.droppedMidBatch(pipeline, jobs))) return;
