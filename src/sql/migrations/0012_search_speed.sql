@@ -47,56 +47,8 @@ $$;
 CREATE TRIGGER add_text_column AFTER INSERT ON pgembed.pipelines
   FOR EACH ROW EXECUTE FUNCTION pgembed._add_text_column();
 
--- As in 0011, with the full-text index on content_tsv (the expression index only for a chunk table
--- without the column, which this migration leaves none of).
-CREATE OR REPLACE FUNCTION pgembed._create_indexes(pipeline_name text) RETURNS void
-LANGUAGE plpgsql AS $$
-DECLARE
-  p pgembed.pipelines;
-  workers int := current_setting('max_parallel_maintenance_workers')::int;
-  own_setting boolean;
-BEGIN
-  SELECT * INTO p FROM pgembed.pipelines WHERE name = pipeline_name;
-  IF NOT FOUND THEN
-    RAISE EXCEPTION 'pgembed: pipeline "%" does not exist', pipeline_name;
-  END IF;
-  IF p.index_type = 'hnsw' THEN
-    SELECT EXISTS (SELECT 1 FROM pg_class c, pg_options_to_table(c.reloptions) o
-                   WHERE c.oid = p.chunk_table AND o.option_name = 'parallel_workers')
-    INTO own_setting;
-    IF workers > 0 AND NOT own_setting THEN
-      EXECUTE format('ALTER TABLE %s SET (parallel_workers = %s)', p.chunk_table, workers);
-    END IF;
-    IF p.dimensions <= 2000 THEN
-      EXECUTE format('CREATE INDEX ON %s USING hnsw (embedding vector_cosine_ops)', p.chunk_table);
-    ELSE
-      EXECUTE format('CREATE INDEX ON %s USING hnsw ((embedding::halfvec(%s)) halfvec_cosine_ops)',
-                     p.chunk_table, p.dimensions);
-    END IF;
-    IF workers > 0 AND NOT own_setting THEN
-      EXECUTE format('ALTER TABLE %s RESET (parallel_workers)', p.chunk_table);
-    END IF;
-  END IF;
-  IF EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = p.chunk_table AND attname = 'content_tsv' AND NOT attisdropped) THEN
-    EXECUTE format('CREATE INDEX ON %s USING gin (content_tsv)', p.chunk_table);
-  ELSE
-    EXECUTE format('CREATE INDEX ON %s USING gin (to_tsvector(%L::regconfig, content))',
-                   p.chunk_table, p.text_search_config::text);
-  END IF;
-  UPDATE pgembed.pipelines SET index_state = 'live' WHERE name = pipeline_name;
-END
-$$;
-
--- CREATE OR REPLACE reset what 0006 and 0011 set: the build runs in a worker, which need not own the
--- chunk table, and its search_path holds pgvector's schema, for the operator classes.
-DO $$
-BEGIN
-  EXECUTE format(
-    'ALTER FUNCTION pgembed._create_indexes(text) SECURITY DEFINER SET search_path = pg_catalog, %I, pg_temp',
-    (SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'vector'));
-END
-$$;
-REVOKE EXECUTE ON FUNCTION pgembed._create_indexes(text) FROM PUBLIC;
+-- The full-text index of a chunk table is on content_tsv from now on: pgembed._create_indexes (0013)
+-- builds it there.
 
 -- A query text's distinct lexemes, rarest first (ties: in the order of the text), at most 16, each
 -- with the number of chunks expected to contain it (pg_stats of content_tsv; 0 without statistics),

@@ -46,9 +46,9 @@ ALTER TABLE pgembed.models
     AND default_chunk_overlap >= 0 AND default_chunk_overlap < default_chunk_size);
 UPDATE pgembed.models SET default_chunk_size = 96, default_chunk_overlap = 16 WHERE provider = 'local';
 
--- Restated from 0013 with those defaults: chunk_strategy 'markdown' (was 'token'), chunk_size from the
--- model's row, chunk_overlap NULL meaning the default above (was 50). Everything else is 0013's text
--- (0002's, with the index deferral by expected chunks). Like 0002's, the function is not SECURITY DEFINER, has no search_path of its own and no grants
+-- Restated from 0002 with those defaults: chunk_strategy 'markdown' (was 'token'), chunk_size from the
+-- model's row, chunk_overlap NULL meaning the default above (was 50); and with 0013's deferral of the
+-- indexes by expected chunks (defer_index_rows NULL: the defer_index_chunks setting). Like 0002's, the function is not SECURITY DEFINER, has no search_path of its own and no grants
 -- beyond PUBLIC's EXECUTE (0006 and 0011 set those on pgembed._create_indexes only), so CREATE OR
 -- REPLACE loses nothing.
 CREATE OR REPLACE FUNCTION pgembed.enable_document_chunking(
